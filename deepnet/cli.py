@@ -1,0 +1,336 @@
+"""The `deepnet` command: one entry point dispatching to experiments, systems, data and report.
+
+    deepnet reproduce NAME... [--smoke|--quick|--full] [--out DIR] [--seed S] [--keep]
+    deepnet demo                          the demo list below at its quick profile, then the report
+    deepnet train SYSTEM --data NAME ...  any system on any dataset it supports (writes a run folder)
+    deepnet train --resume DIR            continue a run from its last checkpoint
+    deepnet eval --run DIR                evaluate a trained model
+    deepnet report [--runs DIR] [--markdown] [--readme README.md]
+    deepnet data list | verify NAME...
+    deepnet experiments                   list the experiments and their claims
+
+A DeepnetError (bad flag, unknown name, missing or corrupt data, foreign checkpoint, NaN
+loss) is printed as one line and exits non-zero; `--debug` shows the traceback.
+"""
+
+import dataclasses
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from deepnet.core.config import ArgumentParser, add_config_args, config_from_args, config_from_dict
+from deepnet.errors import ConfigError, DeepnetError
+
+# Experiment name -> module: the one list of what `deepnet reproduce` can run.
+EXPERIMENTS = {
+    "sgd_digits": "deepnet.experiments.sgd_digits",
+}
+
+# What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
+DEMO = ["sgd_digits"]
+
+
+def _experiment(name):
+    from deepnet.experiments import load
+
+    if name not in EXPERIMENTS:
+        import difflib
+
+        close = difflib.get_close_matches(name, EXPERIMENTS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"unknown experiment '{name}'{hint}; list them with 'deepnet experiments'")
+    return load(EXPERIMENTS[name])
+
+
+# ---------------------------------------------------------------------------------------------
+# reproduce / demo / experiments
+
+
+def cmd_reproduce(argv, command):
+    p = ArgumentParser(prog="deepnet reproduce", description="Run experiments and write <out>/<NAME>/result.json.",
+                       add_help=False)
+    p.add_argument("names", nargs="*", metavar="NAME")
+    prof = p.add_mutually_exclusive_group()
+    for name in ("smoke", "quick", "full"):
+        prof.add_argument(f"--{name}", dest="profile", action="store_const", const=name)
+    p.add_argument("--out", help="output folder (default: runs/<profile>)")
+    p.add_argument("--seed", type=int, help="first seed (default: the profile's)")
+    p.add_argument("--device", help="device for experiments that train on one (auto, cpu, cuda, mps)")
+    p.add_argument("--keep", action="store_true", help="also copy result.json and figures to results/<profile>/")
+    p.add_argument("-h", "--help", action="store_true")
+    args, extra = p.parse_known_args(argv)
+    profile = args.profile or "quick"
+    if args.help or not args.names:
+        if len(args.names) == 1:
+            exp = _experiment(args.names[0])
+            ep = ArgumentParser(prog=f"deepnet reproduce {exp.NAME}", description=exp.__doc__)
+            add_config_args(ep, exp.Config, exp.PROFILES[profile])
+            ep.print_help()
+            return 0
+        p.print_help()
+        if not args.help:
+            raise ConfigError("deepnet reproduce: name at least one experiment (see 'deepnet experiments')")
+        return 0
+    exps = [_experiment(n) for n in args.names]
+    overrides = {}
+    if extra:
+        if len(exps) > 1:
+            raise ConfigError(f"deepnet reproduce: unknown argument(s) {' '.join(extra)} "
+                              "(experiment settings can be given for one experiment at a time)")
+        exp = exps[0]
+        base = exp.PROFILES[profile]
+        ep = ArgumentParser(prog=f"deepnet reproduce {exp.NAME}")
+        add_config_args(ep, exp.Config, base)
+        cfg = config_from_args(exp.Config, ep.parse_args(extra))
+        overrides = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                     if getattr(cfg, f.name) != getattr(base, f.name)}
+    out = Path(args.out or f"runs/{profile}")
+    keep = Path("results") / profile if args.keep else None
+    failed = 0
+    for exp in exps:
+        failed += _run_one(exp, profile, out, args.seed, overrides, command, keep, args.device, skip_ok=False)
+    return 1 if failed else 0
+
+
+def _run_one(exp, profile, out, seed, overrides, command, keep, device, skip_ok):
+    from deepnet.experiments import Skipped, run_experiment
+
+    print(f"== {exp.NAME} ({profile}) ...", flush=True)
+    try:
+        result = run_experiment(exp, profile, out, seed=seed, overrides=overrides, command=command,
+                                keep_dir=keep, device=device)
+    except Skipped as e:
+        if skip_ok:
+            print(f"   skipped: {e}", flush=True)
+            return 0
+        raise DeepnetError(str(e)) from e
+    shown = {k: v for k, v in result["metrics"].items() if k in result["targets"] or not result["targets"]}
+    for k, v in shown.items():
+        t = result["targets"].get(k)
+        mark = "" if t is None else (" ✓ met" if result["met"][k] else " ✗ NOT met")
+        goal = "" if t is None else f"  target {t['op']} {t.get('value', t.get('metric'))}"
+        std = result["metrics"].get(k + "_std")
+        std = f" ± {std:.4g}" if std is not None else ""
+        print(f"   {k} = {v:.4g}{std}{goal}{mark}")
+    print(f"   {result['seconds']:.1f} s -> {out / exp.NAME / 'result.json'}", flush=True)
+    return 0
+
+
+def cmd_demo(argv, command):
+    p = ArgumentParser(prog="deepnet demo", description="Run the demo list (quick profile) and write the report.")
+    p.add_argument("--out", default="runs/quick", help="output folder (default: runs/quick)")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    for i, name in enumerate(DEMO, 1):
+        print(f"[{i}/{len(DEMO)}]", end=" ")
+        _run_one(_experiment(name), "quick", out, None, {}, f"deepnet reproduce {name} --quick", None, None, True)
+    html = _write_report(out.parent if out.name in ("smoke", "quick", "full") else out, Path("runs/report/index.html"))
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s; report: {html}")
+    return 0
+
+
+def cmd_experiments(argv, command):
+    ArgumentParser(prog="deepnet experiments", description="List the experiments.").parse_args(argv)
+    for name, path in EXPERIMENTS.items():
+        exp = _experiment(name)
+        print(f"{name:28s} {exp.SECTION}\n{'':28s} {exp.CLAIM}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# train / eval
+
+
+def cmd_train(argv, command):
+    from deepnet import data as datasets
+    from deepnet import systems
+    from deepnet.core.runtime import seed_everything
+    from deepnet.core.train import TrainConfig, fit
+
+    p = ArgumentParser(prog="deepnet train", add_help=False)
+    p.add_argument("system", nargs="?")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("-h", "--help", action="store_true")
+    first, rest = p.parse_known_args(argv)
+
+    saved = None
+    if first.resume:
+        saved = systems.read_run_config(first.resume)
+        if first.system and first.system != saved["system"]:
+            raise ConfigError(f"{first.resume} is a '{saved['system']}' run, not '{first.system}'")
+        first.system = saved["system"]
+    if not first.system:
+        if first.help:
+            print(__doc__)
+            return 0
+        raise ConfigError(f"deepnet train: name a system ({', '.join(systems.names())}) or give --resume DIR")
+    module = systems.get(first.system)
+    model_defaults = config_from_dict(module.Config, saved["model"]) if saved else None
+    train_defaults = config_from_dict(TrainConfig, saved["train"]) if saved else None
+
+    tp = ArgumentParser(prog=f"deepnet train {first.system}", description=(module.__doc__ or "").strip())
+    tp.add_argument("--data", default=saved["data"]["name"] if saved else None,
+                    help=f"dataset: {', '.join(n for n in datasets.DATASETS if hasattr(datasets.get(n), 'load'))}")
+    tp.add_argument("--data-seed", type=int, default=saved["data"].get("seed", 0) if saved else 0,
+                    help="seed of the train/validation split (default: 0)")
+    tp.add_argument("--out", help="run folder (default: runs/train/<system>_<data>)")
+    add_config_args(tp, module.Config, model_defaults)
+    add_config_args(tp, TrainConfig, train_defaults)
+    if first.help:
+        tp.print_help()
+        return 0
+    args = tp.parse_args(rest)
+    if not args.data:
+        raise ConfigError(f"deepnet train {first.system}: --data NAME is required (see deepnet data list)")
+    model_cfg = config_from_args(module.Config, args)
+    train_cfg = config_from_args(TrainConfig, args)
+
+    ds_module = datasets.get(args.data)
+    if not hasattr(ds_module, "load"):
+        raise ConfigError(f"dataset '{args.data}' has no train/validation/test parts; it cannot be trained on")
+    data = ds_module.load(seed=args.data_seed)
+    run_config = {"system": first.system, "model": dataclasses.asdict(model_cfg),
+                  "data": {**data.info(), "seed": args.data_seed}}
+    run_dir = Path(first.resume or args.out or f"runs/train/{first.system}_{args.data}")
+    seed_everything(train_cfg.seed)
+    model = module.build(run_config)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{first.system} on {args.data} ({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), "
+          f"{n_params:,} parameters -> {run_dir}", flush=True)
+    result = fit(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume))
+    b = result["best"]
+    print(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
+    print("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))
+    print(f"{result['steps']} steps in {result['seconds']:.1f} s on {result['device']}; run folder: {run_dir}")
+    return 0
+
+
+def cmd_eval(argv, command):
+    from deepnet import data as datasets
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+    from deepnet.core.train import evaluate
+
+    p = ArgumentParser(prog="deepnet eval", description="Evaluate a trained model on a part of its dataset.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder (deepnet train / reproduce wrote it)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test", help="which part (default: test)")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="best.pt or checkpoint.pt")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    model = load_run(args.run, which=args.which, device=device)
+    info = model.run_config["data"]
+    data = datasets.get(info["name"]).load(seed=info.get("seed", 0))
+    metrics = evaluate(model, getattr(data, args.split), device)
+    print(json.dumps({"run": str(args.run), "split": args.split, "weights": args.which, **metrics}))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# report / data
+
+
+def _dataset_rows():
+    from deepnet import data as datasets
+
+    return [{"name": n, "description": m.DESCRIPTION, "licence": m.LICENCE, "source": m.SOURCE}
+            for n, m in datasets.DATASETS.items()]
+
+
+def _write_report(runs, out):
+    from deepnet.report import load_results, write_html
+
+    problems = []
+    results = load_results(runs, problems)
+    for line in problems:
+        print(f"deepnet: warning: skipped {line}", file=sys.stderr)
+    return write_html(results, out, datasets=_dataset_rows(), problems=problems)
+
+
+def cmd_report(argv, command):
+    from deepnet.report import load_results, markdown_table, update_readme
+
+    p = ArgumentParser(prog="deepnet report", description="Render results as an offline HTML page or a README table.")
+    p.add_argument("--runs", help="folder of result.json files (default: runs; results with --markdown/--readme)")
+    p.add_argument("--out", default="runs/report/index.html", help="HTML file to write")
+    p.add_argument("--markdown", action="store_true", help="print the README results table")
+    p.add_argument("--readme", metavar="FILE", help="rewrite the results table inside FILE (between its markers)")
+    args = p.parse_args(argv)
+    if args.markdown or args.readme:
+        results = load_results(Path(args.runs or "results"))
+        table = markdown_table(results)
+        if args.readme:
+            try:
+                changed = update_readme(args.readme, table)
+            except ValueError as e:
+                raise ConfigError(str(e)) from e
+            print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+        else:
+            print(table)
+        return 0
+    runs = Path(args.runs or "runs")
+    if not runs.exists():
+        raise ConfigError(f"no results under {runs}: run 'deepnet reproduce NAME' or 'make demo' first")
+    print(f"report: {_write_report(runs, Path(args.out))}")
+    return 0
+
+
+def cmd_data(argv, command):
+    from deepnet import data as datasets
+
+    p = ArgumentParser(prog="deepnet data", description="List datasets and verify local copies.")
+    p.add_argument("action", choices=["list", "verify"])
+    p.add_argument("names", nargs="*", metavar="NAME")
+    args = p.parse_args(argv)
+    if args.action == "list":
+        for name, m in datasets.DATASETS.items():
+            print(f"{name:10s} {datasets.where(name):40s} {m.DESCRIPTION}\n{'':10s} licence: {m.LICENCE}")
+        return 0
+    if not args.names:
+        raise ConfigError("deepnet data verify: name the dataset(s) to verify, e.g. 'deepnet data verify mnist'")
+    modules = [datasets.get(n) for n in args.names]  # unknown names fail before any work
+    for name, m in zip(args.names, modules):
+        for line in m.verify():
+            print(f"{name}: ok: {line}")
+    print(f"verified: {' '.join(args.names)}")
+    return 0
+
+
+COMMANDS = {
+    "reproduce": cmd_reproduce, "demo": cmd_demo, "experiments": cmd_experiments, "train": cmd_train,
+    "eval": cmd_eval, "report": cmd_report, "data": cmd_data,
+}
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    command = "deepnet " + shlex.join(argv)
+    try:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(__doc__.strip())
+            return 0 if argv else 2
+        if argv[0] in ("-V", "--version"):
+            from deepnet import __version__
+
+            print(f"deepnet {__version__}")
+            return 0
+        if argv[0] not in COMMANDS:
+            raise ConfigError(f"unknown command '{argv[0]}'; commands: {', '.join(COMMANDS)} (see deepnet --help)")
+        return COMMANDS[argv[0]](argv[1:], command)
+    except DeepnetError as e:
+        if debug:
+            raise
+        print(f"deepnet: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("deepnet: interrupted (the last checkpoint is kept; continue with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Paper-agnostic machinery: training engine, checkpoints, config-to-CLI, runtime helpers."""

@@ -1,0 +1,396 @@
+"""The training engine: minibatch stochastic gradient descent with train/validation/test discipline.
+
+The review (section "Supervised learning"): show the machine a few examples, compute the
+outputs and the errors, compute the average gradient for those examples, and adjust the
+weights; repeat over many small sets of examples from the training set until the average
+objective stops decreasing. Generalisation is then measured on a separate test set.
+
+This file knows no paper. A model is any nn.Module whose forward(x, y) returns
+(output, loss); data are ArrayDatasets (tensors batched by slicing). `fit` writes a run
+folder: config.json, checkpoint.pt (latest, every N steps and every epoch end), best.pt
+(best validation score), metrics.jsonl. Validation runs every epoch (early stopping and
+best.pt); the test set is evaluated once, at the end, with the best weights.
+"""
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from deepnet.core.checkpoint import (
+    atomic_write, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state,
+)
+from deepnet.core.runtime import pick_device, seed_everything, set_threads
+from deepnet.errors import CheckpointError, ConfigError, TrainingDiverged
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimiser, schedule, budget, checkpoints, device."""
+
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 64  # examples per minibatch
+    optimizer: Literal["sgd", "adamw"] = "sgd"  # sgd (with momentum/Nesterov) or adamw
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9  # SGD momentum (0 gives plain SGD)
+    nesterov: bool = False  # Nesterov momentum (SGD only)
+    weight_decay: float = 0.0  # L2 penalty for SGD, decoupled decay for AdamW
+    schedule: Literal["constant", "step", "cosine", "onecycle"] = "constant"  # learning-rate schedule
+    warmup: float = 0.0  # fraction of all steps spent warming the rate up linearly from 0
+    step_epochs: int = 10  # step schedule: epochs between rate drops
+    step_gamma: float = 0.1  # step schedule: factor applied at each drop
+    clip_grad: float = 0.0  # clip the global gradient norm to this value (0: no clipping)
+    patience: int = 0  # stop after this many epochs without validation improvement (0: never)
+    monitor: Literal["loss", "accuracy"] = "loss"  # validation metric for early stopping and best.pt
+    eval_batch_size: int = 1024  # minibatch size for validation and test
+    checkpoint_every: int = 0  # also write checkpoint.pt every N steps (0: only at epoch ends)
+    log_every: int = 50  # steps between train-loss records in metrics.jsonl
+    device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps
+    amp: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
+    compile: bool = False  # torch.compile the model (opt-in: compilation takes time)
+    seed: int = 0  # seeds initialisation, shuffling and dropout
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+    progress: bool = True  # progress bar (shown only on a terminal)
+
+    def check(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ConfigError("--epochs, --batch-size and --eval-batch-size must be at least 1")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.warmup < 1:
+            raise ConfigError(f"--warmup is a fraction of the steps in [0, 1), got {self.warmup}")
+        if self.momentum < 0 or self.weight_decay < 0 or self.clip_grad < 0 or self.patience < 0:
+            raise ConfigError("--momentum, --weight-decay, --clip-grad and --patience cannot be negative")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ConfigError("--nesterov needs --optimizer sgd with a positive --momentum")
+        if self.schedule == "step" and self.step_epochs < 1:
+            raise ConfigError("--step-epochs must be at least 1")
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching, optimiser, schedule
+
+
+def batches(data, batch_size, shuffle=False, seed=0, epoch=0, start=0):
+    """Yield (x, y) minibatches of an ArrayDataset by slicing: no Python work per example.
+
+    The order of epoch e is a permutation drawn from a generator seeded with (seed, e), so
+    it can be recomputed when a run resumes mid-epoch; `start` skips the first batches.
+    """
+    n = len(data)
+    if shuffle:
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(n, generator=g)
+    else:
+        order = None
+    for i in range(start * batch_size, n, batch_size):
+        if order is None:
+            yield data.x[i:i + batch_size], data.y[i:i + batch_size]
+        else:
+            idx = order[i:i + batch_size]
+            yield data.x[idx], data.y[idx]
+
+
+def make_optimizer(params, cfg):
+    """SGD: v <- mu v - lr (g + wd w); w <- w + v (Nesterov: look ahead). AdamW: Adam + decoupled decay."""
+    params = list(params)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(step, total, cfg, steps_per_epoch):
+    """Multiplier of the peak rate at `step` (0-based) of `total` steps.
+
+    warm-up (all schedules but step): lr = peak * (step + 1) / W for the first W = warmup * total steps;
+    then constant: 1; step: gamma ** floor(epoch / step_epochs);
+    cosine: (1 + cos(pi * p)) / 2; onecycle: 1 - p (linear decay to 0), with p the fraction of the
+    post-warm-up steps done.
+    """
+    if cfg.schedule == "step":
+        return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
+    warm = int(cfg.warmup * total)
+    if step < warm:
+        return (step + 1) / warm
+    p = (step - warm) / max(1, total - warm)
+    if cfg.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * p))
+    if cfg.schedule == "onecycle":
+        return max(0.0, 1 - p)
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+
+
+def accuracy(output, target):
+    """Fraction of examples whose largest output is the target class (for (B, C) logits)."""
+    if output.ndim != 2 or target.ndim != 1:
+        return {}
+    return {"accuracy": (output.argmax(1) == target).float().mean()}
+
+
+@torch.no_grad()
+def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True):
+    """Mean loss and metrics of `model` over a whole dataset (weighted by batch size)."""
+    was_training = model.training
+    model.eval()
+    totals, n = {}, 0
+    for x, y in batches(data, batch_size):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            out, loss = model(x, y)
+        vals = {"loss": loss.float(), **(metrics(out.float(), y) if metrics else {})}
+        for k, v in vals.items():
+            totals[k] = totals.get(k, 0.0) + v.detach().double() * len(x)
+        n += len(x)
+    model.train(was_training)
+    return {k: float(v) / max(n, 1) for k, v in totals.items()}
+
+
+def _autocast(device, amp):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging
+
+
+class MetricsLog:
+    """Appends one JSON object per line to metrics.jsonl (and TensorBoard when it is installed)."""
+
+    def __init__(self, run_dir, enabled=True):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.enabled = enabled
+        self.tb = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+                self.tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+            except Exception:  # tensorboard absent or broken: metrics.jsonl is the record
+                self.tb = None
+
+    def write(self, record):
+        if not self.enabled:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k not in ("step", "epoch"):
+                    self.tb.add_scalar(f"{record.get('event', 'x')}/{k}", v, record.get("step", 0))
+
+    def close(self):
+        if self.tb is not None:
+            self.tb.close()
+
+
+def read_metrics(run_dir):
+    """The records of a run's metrics.jsonl (a torn last line from a crash is skipped)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    records = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy):
+    """Train `model` on data.train, validate every epoch on data.val, test once on data.test.
+
+    Args:
+        model: nn.Module with forward(x, y) -> (output, loss).
+        data: a Splits (train/val/test ArrayDatasets).
+        cfg: TrainConfig.
+        run_dir: folder for config.json, checkpoint.pt, best.pt, metrics.jsonl.
+        run_config: plain dict saved as config.json and in checkpoints; it must name the
+            "system" and hold all that is needed to rebuild the model (see systems.load_run).
+        resume: continue from run_dir/checkpoint.pt (same config) instead of starting afresh.
+        metrics: (output, target) -> dict of batch-mean tensors, besides the loss.
+
+    Returns a dict: history (one record per epoch), best (validation record of best.pt),
+    test (metrics of the best weights on the test set), steps, seconds, device, run_dir.
+    """
+    run_dir = Path(run_dir)
+    run_config = {**run_config, "train": asdict(cfg)}
+    set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+
+    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
+    state = None
+    if resume:
+        state = load_checkpoint(ckpt_path, system=run_config.get("system"))
+        _check_same_config(state["config"], run_config, ckpt_path)
+    elif ckpt_path.exists():
+        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob(".*.tmp-*"):  # left by a process killed while writing
+        stale.unlink(missing_ok=True)
+    if not resume:
+        atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
+
+    model.to(device)
+    optimizer = make_optimizer(model.parameters(), cfg)
+    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, total_steps, cfg, steps_per_epoch))
+
+    step, epoch, start_batch = 0, 0, 0
+    history, best, stale_epochs = [], None, 0
+    if state is not None:
+        load_model_state(model, state["model"], str(ckpt_path))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, epoch = state["step"], state["epoch"]
+        start_batch = state["sampler_state"]["batch"]
+        history = state["metrics"].get("history", [])
+        best = state["metrics"].get("best")
+        stale_epochs = state["metrics"].get("stale_epochs", 0)
+        set_rng_state(state["rng"])
+
+    train_model = torch.compile(model) if cfg.compile else model
+    log = MetricsLog(run_dir)
+    if state is not None:
+        log.write({"event": "resume", "step": step, "epoch": epoch})
+
+    def checkpoint(batch_in_epoch):
+        save_checkpoint({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
+            "sampler_state": {"epoch": epoch, "batch": batch_in_epoch, "seed": cfg.seed},
+            "rng": rng_state(), "config": run_config,
+            "metrics": {"history": history, "best": best, "stale_epochs": stale_epochs},
+        }, ckpt_path)
+
+    def better(rec):
+        if best is None:
+            return True
+        key = "val_" + cfg.monitor
+        return rec[key] < best[key] if cfg.monitor == "loss" else rec[key] > best[key]
+
+    t_start = time.perf_counter()
+    from tqdm import tqdm
+
+    stopped_early = False
+    while epoch < cfg.epochs and not stopped_early:
+        model.train()
+        bar = tqdm(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   unit="batch", leave=False, disable=None if cfg.progress else True, dynamic_ncols=True)
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)  # since the last check
+        seen, epoch_loss, epoch_n = 0, 0.0, 0
+        t_log = time.perf_counter()
+        batch_in_epoch = start_batch
+        for x, y in batches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, start=start_batch):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with _autocast(device, cfg.amp):
+                _, loss = train_model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_grad > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            batch_in_epoch += 1
+            loss_sum += loss.detach().double() * len(x)
+            seen += len(x)
+            bar.update(1)
+            due_ckpt = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+            if step % cfg.log_every == 0 or due_ckpt or batch_in_epoch == steps_per_epoch:
+                # one host sync per log interval, not per step
+                mean = float(loss_sum) / max(seen, 1)
+                if not math.isfinite(mean):
+                    bar.close()
+                    log.write({"event": "diverged", "step": step, "epoch": epoch})
+                    log.close()
+                    kept = f"the last good checkpoint is kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written"
+                    raise TrainingDiverged(
+                        f"loss became {mean} by step {step} (epoch {epoch + 1}); {kept}; "
+                        "lower --lr or set --clip-grad, then rerun")
+                rate = seen / max(time.perf_counter() - t_log, 1e-9)
+                lr = optimizer.param_groups[0]["lr"]
+                log.write({"event": "train", "step": step, "epoch": epoch, "loss": mean, "lr": lr, "examples_per_s": rate})
+                bar.set_postfix(loss=f"{mean:.4f}", lr=f"{lr:.3g}", ex_s=f"{rate:.0f}")
+                epoch_loss += mean * seen
+                epoch_n += seen
+                loss_sum.zero_()
+                seen, t_log = 0, time.perf_counter()
+                if due_ckpt and batch_in_epoch < steps_per_epoch:
+                    checkpoint(batch_in_epoch)
+        bar.close()
+
+        val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp)
+        rec = {"epoch": epoch + 1, "step": step, "train_loss": epoch_loss / max(epoch_n, 1),
+               **{f"val_{k}": v for k, v in val.items()}, "lr": optimizer.param_groups[0]["lr"],
+               "seconds": time.perf_counter() - t_start}
+        if not math.isfinite(rec["val_loss"]):
+            raise TrainingDiverged(f"validation loss is {rec['val_loss']} after epoch {epoch + 1}; "
+                                   f"the last good checkpoint is kept at {ckpt_path}; lower --lr or set --clip-grad")
+        history.append(rec)
+        log.write({"event": "epoch", **rec})
+        if better(rec):
+            best, stale_epochs = rec, 0
+            save_checkpoint({"model": model.state_dict(), "step": step, "epoch": epoch + 1,
+                             "config": run_config, "metrics": {"best": best}}, best_path)
+        else:
+            stale_epochs += 1
+        epoch, start_batch = epoch + 1, 0
+        stopped_early = cfg.patience > 0 and stale_epochs >= cfg.patience
+        checkpoint(0)
+        if cfg.progress:
+            _print_epoch(rec)
+
+    # the test set is read once, with the weights chosen on validation
+    best_state = load_checkpoint(best_path, system=run_config.get("system"))
+    final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    load_model_state(model, best_state["model"], str(best_path))
+    test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp)
+    load_model_state(model, final_state)
+    seconds = time.perf_counter() - t_start
+    log.write({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
+    log.close()
+    return {"history": history, "best": best, "test": test, "steps": step, "seconds": seconds,
+            "stopped_early": stopped_early, "device": str(device), "run_dir": str(run_dir)}
+
+
+def _check_same_config(saved, now, path):
+    """Resuming with different settings would silently mix two runs: refuse, naming what differs."""
+    diffs = []
+    for section in sorted(set(saved) | set(now)):
+        a, b = saved.get(section), now.get(section)
+        if section == "train" and isinstance(a, dict) and isinstance(b, dict):
+            # these may change on resume without changing what is learned
+            a = {k: v for k, v in a.items() if k not in ("device", "progress", "threads", "compile")}
+            b = {k: v for k, v in b.items() if k not in ("device", "progress", "threads", "compile")}
+        if a != b:
+            if isinstance(a, dict) and isinstance(b, dict):
+                diffs += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            else:
+                diffs.append(section)
+    if diffs:
+        raise CheckpointError(f"{path} was written with other settings ({', '.join(diffs[:5])}); "
+                              "resume with the same flags or start a new run folder")
+
+
+def _print_epoch(rec):
+    from tqdm import tqdm
+
+    parts = [f"epoch {rec['epoch']}", f"train_loss {rec['train_loss']:.4f}"]
+    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")]
+    tqdm.write("  ".join(parts))

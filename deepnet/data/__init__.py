@@ -1,0 +1,37 @@
+"""Datasets: one module per family, each with the same small interface.
+
+Every module has the constants NAME, DESCRIPTION, LICENCE (as stated at source), SOURCE and
+FILES (paths required under a data root, see store.py), `find_root()` and `verify(root=None)`;
+the train/val/test datasets also have `load(seed=0, ...) -> Splits`. PIL and scikit-learn are
+imported inside functions, so `import deepnet.data` stays quick.
+"""
+
+from deepnet.data import cifar10, digits, mnist, photos
+from deepnet.errors import ConfigError
+
+# A literal dict, not a registry (DESIGN.md convention 11).
+DATASETS = {"digits": digits, "mnist": mnist, "cifar10": cifar10, "photos": photos}
+
+# Available without any data folder: inside the scikit-learn wheel.
+EMBEDDED = {"digits", "photos"}
+
+
+def get(name):
+    """The dataset module called `name`; ConfigError listing the known names otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+
+
+def where(name):
+    """The data root that `name` is read from, or "embedded", or "not found"."""
+    root = get(name).find_root()
+    if root is not None:
+        return str(root)
+    return "embedded" if name in EMBEDDED else "not found"
+
+
+def available(name):
+    """Whether `name` can be loaded now (its files found, or embedded)."""
+    return where(name) != "not found"

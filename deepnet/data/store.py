@@ -1,0 +1,151 @@
+"""Where dataset files are found, and a cache of their decoded arrays.
+
+Search order (DESIGN.md, "Data"): `$DEEPNET_DATA` when set, then the user cache
+(`$DEEPNET_CACHE`, default `~/.cache/deepnet`), both with the same layout
+(`mnist/...`, `cifar10/...`). Decoding some formats is slow (60,000 JPEGs), so decoded
+arrays are kept as .npz under `<cache>/decoded/`, never next to the data, because the
+data folder may be read-only (a shared copy, a mounted volume).
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from deepnet.errors import DataError
+
+# Bump when the layout of the cache files changes; old files are then simply ignored.
+CACHE_FORMAT = 1
+
+
+def cache_root():
+    """The user cache folder: `$DEEPNET_CACHE`, else `~/.cache/deepnet` (it may not exist yet)."""
+    env = os.environ.get("DEEPNET_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "deepnet"
+
+
+def data_roots():
+    """Folders searched for dataset files, in order: `$DEEPNET_DATA` (when set), then the user cache."""
+    roots = []
+    env = os.environ.get("DEEPNET_DATA")
+    if env:
+        root = Path(env).expanduser()
+        # An explicit setting that points nowhere is a mistake worth stopping on,
+        # rather than silently falling back to the cache.
+        if not root.is_dir():
+            raise DataError(
+                f"DEEPNET_DATA={env} is not a folder: point it at the folder that holds "
+                "mnist/, cifar10/, ... (see README)"
+            )
+        roots.append(root.resolve())
+    roots.append(cache_root())
+    return roots
+
+
+def find(relpaths):
+    """The first data root holding every path of `relpaths`, or None."""
+    for root in data_roots():
+        if all((root / rel).exists() for rel in relpaths):
+            return root
+    return None
+
+
+def locate(dataset, relpaths):
+    """The first data root holding every path of `relpaths` (relative to the root).
+
+    Raises DataError naming the dataset, the places looked in and where to put the files.
+    """
+    return locate_any(dataset, [relpaths])[0]
+
+
+def locate_any(dataset, layouts):
+    """(root, i) for the first of several alternative layouts found, in order of preference.
+
+    Each layout is a list of relative paths that must all exist. Earlier layouts win over
+    later ones whatever root they are in (e.g. canonical CIFAR-10 before a JPEG copy).
+    """
+    for i, relpaths in enumerate(layouts):
+        root = find(relpaths)
+        if root is not None:
+            return root, i
+    looked = ", ".join(str(r) for r in data_roots())
+    wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
+    raise DataError(
+        f"{dataset}: files not found (looked in {looked}); set DEEPNET_DATA to the folder "
+        f"that holds them, or place them under {cache_root()}: {wanted}"
+    )
+
+
+def fingerprint(sources):
+    """A short hash of the source files' paths, sizes and modification times.
+
+    Cheap (no reading of contents) and enough to notice a replaced or re-downloaded file.
+    """
+    parts = []
+    for src in sources:
+        src = Path(src).resolve()
+        st = src.stat()
+        parts.append([str(src), st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def cached(key, sources, build, version=1):
+    """Decoded arrays for `key`, from `<cache>/decoded/` or from `build()` (then stored).
+
+    key: a name such as "mnist"; sources: the files the arrays are decoded from;
+    build(): returns a dict name -> numpy array; version: bump when the decoder changes.
+    A missing, stale or corrupt cache file is (re)built silently; a cache folder that
+    cannot be written only costs the speed-up (a warning, not an error).
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
+        raise ValueError(f"cache key {key!r} must be a plain file name")
+    tag = hashlib.sha256(f"{CACHE_FORMAT}/{version}/{fingerprint(sources)}".encode()).hexdigest()[:16]
+    folder = cache_root() / "decoded"
+    path = folder / f"{key}-{tag}.npz"
+
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                # Read every array now: a truncated or damaged zip fails here (CRC check),
+                # not later inside training.
+                return {name: f[name] for name in f.files}
+        except Exception:
+            pass  # corrupt or unreadable: rebuild below and overwrite it
+
+    arrays = build()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_npz_atomic(path, arrays)
+    except OSError as e:
+        warnings.warn(f"could not write the decoded-data cache {path}: {e}", stacklevel=2)
+        return arrays
+    # Older files of the same key (other source versions) are now dead weight.
+    for old in folder.glob(f"{key}-*.npz"):
+        if old != path and re.fullmatch(rf"{re.escape(key)}-[0-9a-f]{{16}}\.npz", old.name):
+            try:
+                old.unlink()
+            except OSError:
+                pass
+    return arrays
+
+
+def _write_npz_atomic(path, arrays):
+    """Write arrays to `path` so that readers see either the old file or the complete new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # uncompressed: loading is then a plain read
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,112 @@
+"""Experiments: one module per figure or claim of the review.
+
+An experiment module defines
+    NAME, CLAIM, SECTION          what is tested and where the review says it
+    DATA                          datasets it needs (names of deepnet.data.DATASETS)
+    PAPER                         {name: {"value", "source"}}: the published numbers it is compared with
+    Config, PROFILES              a commented dataclass and its smoke/quick/full instances
+    targets(profile)              {metric: {"op", "value" | "metric"}}: what counts as reproducing the claim
+    run(cfg, out_dir, profile)    trains/measures, writes figures into out_dir, returns
+                                  {"metrics", "series", "seeds", "artifacts"}
+This module runs one: it checks the data, times it, adds the environment, decides `met`,
+and writes out_dir/result.json as DESIGN's contract says. Nothing here knows a metric's value.
+"""
+
+import dataclasses
+import importlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+from deepnet import data as datasets
+from deepnet.core.checkpoint import atomic_write
+from deepnet.core.runtime import environment
+from deepnet.errors import ConfigError
+from deepnet.report import check_targets, validate_result
+
+PROFILES = ("smoke", "quick", "full")
+
+
+class Skipped(Exception):
+    """The experiment cannot run here (its data is absent); the message says what to fetch."""
+
+
+def load(module_path):
+    return importlib.import_module(module_path)
+
+
+def missing_data(exp):
+    """Names of the datasets `exp` needs that are not on this machine."""
+    return [name for name in exp.DATA if not datasets.available(name)]
+
+
+def run_experiment(exp, profile, out_root, seed=None, overrides=None, command="", keep_dir=None, device=None):
+    """Run experiment module `exp` at `profile`; write <out_root>/<NAME>/result.json; return the result.
+
+    The work happens in a scratch folder that replaces <out_root>/<NAME> only when the run
+    succeeds, so a failed or interrupted run never leaves a half-written result behind.
+    `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile '{profile}'; use one of {', '.join(PROFILES)}")
+    absent = missing_data(exp)
+    if absent:
+        hints = "; ".join(f"{n}: {datasets.get(n).DESCRIPTION}" for n in absent)
+        raise Skipped(f"{exp.NAME} needs data not found here ({hints}); set DEEPNET_DATA to a folder holding "
+                      f"{', '.join(absent)} (see 'deepnet data list')")
+    cfg = exp.PROFILES[profile]
+    changes = dict(overrides or {})
+    if seed is not None:
+        changes["seed"] = seed
+    if device is not None and any(f.name == "device" for f in dataclasses.fields(cfg)):
+        changes["device"] = device
+    cfg = dataclasses.replace(cfg, **changes)
+    if hasattr(cfg, "check"):
+        cfg.check()
+
+    out_root = Path(out_root)
+    final = out_root / exp.NAME
+    scratch = out_root / f".{exp.NAME}.partial"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    t0 = time.perf_counter()
+    try:
+        out = exp.run(cfg, scratch, profile)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    targets = exp.targets(profile)
+    result = {
+        "schema_version": 1,
+        "experiment": exp.NAME,
+        "claim": exp.CLAIM,
+        "section": exp.SECTION,
+        "profile": profile,
+        "metrics": out["metrics"],
+        "series": out.get("series", {}),
+        "paper": exp.PAPER,
+        "targets": targets,
+        "met": check_targets(out["metrics"], targets),
+        "seeds": out["seeds"],
+        "seconds": round(seconds, 2),
+        "artifacts": out.get("artifacts", []),
+        "config": dataclasses.asdict(cfg),
+        "env": environment(out.get("device")),
+        "command": command,
+    }
+    validate_result(result)
+    atomic_write(scratch / "result.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
+    if final.exists():
+        shutil.rmtree(final)
+    scratch.rename(final)
+    if keep_dir is not None:
+        keep = Path(keep_dir) / exp.NAME
+        shutil.rmtree(keep, ignore_errors=True)
+        keep.mkdir(parents=True)
+        shutil.copy2(final / "result.json", keep / "result.json")
+        for png in final.glob("*.png"):
+            shutil.copy2(png, keep / png.name)
+    return result
+

@@ -1,0 +1,31 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir():
+    """The real data folder: $DEEPNET_DATA, else ../shared/data beside the checkout, else None."""
+    env = os.environ.get("DEEPNET_DATA")
+    if env:
+        return Path(env)
+    guess = REPO.parent / "shared" / "data"
+    return guess if guess.is_dir() else None
+
+
+@pytest.fixture
+def data_dir(monkeypatch):
+    d = shared_data_dir()
+    if d is None or not d.is_dir():
+        pytest.skip("no data folder: set DEEPNET_DATA to the shared data folder")
+    monkeypatch.setenv("DEEPNET_DATA", str(d))
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    # tests are small; two threads match the CI machine and keep runs comparable
+    torch.set_num_threads(2)

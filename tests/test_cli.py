@@ -1,0 +1,144 @@
+"""The command line: one-line errors with non-zero exits, help, and the run-folder contract."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from deepnet.cli import EXPERIMENTS, main
+from deepnet.report import validate_result
+
+from conftest import REPO
+
+
+def deepnet(*args, env=None, cwd=None):
+    """Run the real console entry point in a fresh process."""
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "deepnet.cli", *args], capture_output=True, text=True,
+                          env=e, cwd=cwd or REPO, timeout=300)
+
+
+def one_line_error(p):
+    lines = p.stderr.strip().splitlines()
+    return p.returncode != 0 and len(lines) == 1 and lines[0].startswith("deepnet: error:") and "Traceback" not in p.stderr
+
+
+def test_help_and_version():
+    p = deepnet("--help")
+    assert p.returncode == 0 and "deepnet reproduce" in p.stdout
+    p = deepnet("train", "mlp", "--help")
+    assert p.returncode == 0 and "--hidden" in p.stdout and "--lr" in p.stdout and "peak learning rate" in p.stdout
+    p = deepnet("reproduce", "sgd_digits", "--help")
+    assert p.returncode == 0 and "--lrs" in p.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["frobnicate"], "unknown command 'frobnicate'"),
+    (["reproduce", "no_such_experiment"], "unknown experiment 'no_such_experiment'"),
+    (["reproduce", "sgd_digit"], "did you mean sgd_digits"),
+    (["train", "perceptronn", "--data", "digits"], "unknown system 'perceptronn'"),
+    (["train", "mlp", "--data", "imagenet"], "unknown dataset 'imagenet'"),
+    (["train", "mlp", "--data", "digits", "--lr", "fast"], "invalid float value: 'fast'"),
+    (["train", "mlp", "--data", "digits", "--epoch", "3"], "unknown argument"),
+    (["train", "mlp"], "--data NAME is required"),
+    (["data", "verify", "nosuchset"], "unknown dataset"),
+    (["eval", "--run", "/nonexistent/run"], "is not a folder"),
+    (["reproduce", "sgd_digits", "--smoke", "--epochs", "x"], "invalid int value"),
+])
+def test_bad_input_is_one_line_and_non_zero(args, words):
+    p = deepnet(*args)
+    assert one_line_error(p), (p.returncode, p.stderr)
+    assert words in p.stderr
+
+
+def test_debug_shows_the_traceback():
+    p = deepnet("--debug", "reproduce", "no_such_experiment")
+    assert p.returncode != 0 and "Traceback" in p.stderr
+
+
+def test_every_experiment_has_the_contract_attributes():
+    from deepnet.experiments import load
+
+    for name, path in EXPERIMENTS.items():
+        exp = load(path)
+        assert exp.NAME == name
+        assert exp.CLAIM and exp.SECTION and isinstance(exp.DATA, list)
+        assert set(exp.PROFILES) == {"smoke", "quick", "full"}
+        assert all(isinstance(c, exp.Config) for c in exp.PROFILES.values())
+
+
+def test_sgd_digits_smoke_writes_a_valid_result_and_a_usable_model(tmp_path, capsys):
+    assert main(["reproduce", "sgd_digits", "--smoke", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "sgd_digits" / "result.json").read_text())
+    validate_result(result)  # schema, finite metrics, met consistent with targets
+    assert result["profile"] == "smoke" and result["command"].startswith("deepnet reproduce sgd_digits --smoke")
+    assert (tmp_path / "sgd_digits" / "curves.png").stat().st_size > 1000
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # scratch folder gone
+    # the model folder follows the run-folder contract: eval reads it
+    capsys.readouterr()
+    assert main(["eval", "--run", str(tmp_path / "sgd_digits" / "model"), "--split", "val"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["split"] == "val" and 0 <= out["accuracy"] <= 1
+    # and the report renders it
+    assert main(["report", "--runs", str(tmp_path), "--out", str(tmp_path / "report" / "index.html")]) == 0
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "sgd_digits" in html and "data:image/png;base64," in html
+
+
+def test_train_resume_and_eval_through_the_cli(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "mlp", "--data", "digits", "--hidden", "32", "--epochs", "3", "--lr", "0.1",
+            "--no-progress", "--out", str(run)]
+    assert main(args) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["system"] == "mlp" and config["model"]["hidden"] == [32]
+    assert main(args) == 2  # the folder holds a run: refuse to overwrite it
+    assert "--resume" in capsys.readouterr().err
+    # a finished run resumed with more epochs is refused (settings differ); with the same ones it just re-tests
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "test (best weights)" in capsys.readouterr().out
+    assert main(["eval", "--run", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] > 0.8
+
+
+def test_a_foreign_or_broken_checkpoint_is_a_one_line_error(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "mlp", "--data", "digits", "--hidden", "16", "--epochs", "1", "--no-progress",
+                 "--out", str(run)]) == 0
+    # a config that does not match the weights (another model's checkpoint)
+    cfg = json.loads((run / "config.json").read_text())
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    best = other / "best.pt"
+    import torch
+
+    state = torch.load(best, weights_only=True)
+    state["config"]["model"]["hidden"] = [64]
+    torch.save(state, best)
+    p = deepnet("eval", "--run", str(other))
+    assert one_line_error(p) and "does not fit this model" in p.stderr
+    # not a checkpoint at all
+    best.write_bytes(b"\x00garbage" * 10)
+    p = deepnet("eval", "--run", str(other))
+    assert one_line_error(p) and "not a readable deepnet checkpoint" in p.stderr
+    # a checkpoint of another system
+    state["config"]["system"] = "mlp"
+    cfg["system"] = "nosuch"
+    (other / "config.json").write_text(json.dumps(cfg))
+    p = deepnet("eval", "--run", str(other))
+    assert one_line_error(p) and "unknown system 'nosuch'" in p.stderr
+
+
+def test_data_verify_fails_on_a_truncated_mnist_file(data_dir, tmp_path):
+    copy = tmp_path / "data" / "mnist"
+    shutil.copytree(data_dir / "mnist", copy)
+    f = copy / "t10k-labels-idx1-ubyte.gz"
+    f.write_bytes(f.read_bytes()[:1000])
+    p = deepnet("data", "verify", "mnist", env={"DEEPNET_DATA": str(tmp_path / "data"),
+                                              "DEEPNET_CACHE": str(tmp_path / "cache")})
+    assert one_line_error(p) and "t10k-labels-idx1-ubyte.gz" in p.stderr
+    p = deepnet("data", "verify", "mnist", env={"DEEPNET_DATA": str(tmp_path / "missing")})
+    assert one_line_error(p) and "DEEPNET_DATA" in p.stderr

@@ -1,0 +1,355 @@
+"""deepnet.report: the result.json schema, target checks, loading, HTML page, README table."""
+
+import base64
+import copy
+import json
+
+import pytest
+from matplotlib.figure import Figure
+
+from deepnet.report import (
+    README_BEGIN,
+    README_END,
+    check_targets,
+    format_number,
+    load_results,
+    markdown_table,
+    update_readme,
+    validate_result,
+    write_html,
+)
+
+
+def make_result(**changes):
+    """A valid result.json as a dict; keyword arguments replace top-level keys."""
+    result = {
+        "schema_version": 1,
+        "experiment": "convnet_digits",
+        "claim": "ConvNets <beat> fully connected nets & pooling helps",
+        "section": "Convolutional neural networks",
+        "profile": "quick",
+        "metrics": {
+            "test_accuracy": 0.9812345,
+            "test_accuracy_std": 0.0004,
+            "mlp_test_accuracy": 0.95,
+            "train_seconds": 12345.6,
+        },
+        "series": {"test_accuracy_vs_epoch": [[1, 0.9], [2, 0.95]]},
+        "paper": {
+            "test_accuracy": {"value": 0.996, "source": "Simard et al. 2003, Table 2"},
+            "test_error": {"value": 0.004, "source": "LeCun et al. 1998"},
+        },
+        "targets": {
+            "test_accuracy": {"op": ">=", "value": 0.97},
+            "mlp_test_accuracy": {"op": ">", "metric": "test_accuracy"},
+        },
+        "met": {"test_accuracy": True, "mlp_test_accuracy": False},
+        "seeds": [0, 1, 2],
+        "seconds": 75.25,
+        "artifacts": ["fig.png", "model/"],
+        "config": {"epochs": 2, "lr": 0.1},
+        "env": {
+            "python": "3.11.7",
+            "torch": "2.13.0+cpu",
+            "device": "cpu",
+            "cpu": "Intel Xeon Test CPU",
+            "gpu": None,
+            "git_commit": "abc1234",
+        },
+        "command": "deepnet reproduce convnet_digits --quick --seed 0",
+    }
+    result.update(changes)
+    return result
+
+
+def write_png(path):
+    fig = Figure(figsize=(2, 2), dpi=40)
+    fig.add_subplot().plot([0, 1], [0, 1])
+    fig.savefig(path, format="png")
+
+
+def write_result(folder, result):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_text(json.dumps(result))
+    return folder
+
+
+# ------------------------------------------------------------------------ validation
+
+
+def test_valid_result_passes():
+    assert validate_result(make_result()) is None
+
+
+def test_extra_keys_are_allowed():
+    validate_result(make_result(_dir="/somewhere", note="extra"))
+
+
+def with_change(edit):
+    result = make_result()
+    edit(result)
+    return result
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda r: r.pop("metrics"), "metrics"),
+        (lambda r: r.pop("command"), "command"),
+        (lambda r: r["metrics"].update(test_accuracy=float("nan")), "metrics['test_accuracy']"),
+        (lambda r: r["metrics"].update(test_accuracy=float("inf")), "metrics['test_accuracy']"),
+        (lambda r: r["metrics"].update(flag=True), "metrics['flag']"),
+        (lambda r: r["metrics"].update(name="ten"), "metrics['name']"),
+        (lambda r: r["targets"].update(bleu={"op": ">=", "value": 20}), "targets['bleu']"),
+        (lambda r: r["targets"]["mlp_test_accuracy"].update(metric="missing"), "targets['mlp_test_accuracy']"),
+        (lambda r: r["targets"]["test_accuracy"].update(op="=="), "targets['test_accuracy']"),
+        (lambda r: r["met"].update(test_accuracy=False), "met['test_accuracy']"),
+        (lambda r: r["met"].pop("mlp_test_accuracy"), "met"),
+        (lambda r: r["met"].update(test_accuracy=1), "met['test_accuracy']"),
+        (lambda r: r.update(profile="fast"), "profile"),
+        (lambda r: r.update(schema_version=2), "schema_version"),
+        (lambda r: r.update(seconds=-1.0), "seconds"),
+        (lambda r: r.update(seeds=[]), "seeds"),
+        (lambda r: r["series"].update(curve=[1, 2, 3]), "series['curve']"),
+        (lambda r: r["series"].update(curve=[[1, "a"]]), "series['curve']"),
+        (lambda r: r["paper"].update(bleu={"value": 20}), "paper['bleu']"),
+        (lambda r: r.update(artifacts=["../elsewhere.png"]), "artifacts"),
+        (lambda r: r["env"].pop("git_commit"), "env"),
+    ],
+)
+def test_each_defect_fails_naming_the_key(edit, key):
+    with pytest.raises(ValueError) as info:
+        validate_result(with_change(edit))
+    message = str(info.value)
+    assert key in message
+    assert "\n" not in message
+
+
+def test_missing_keys_are_all_named():
+    result = make_result()
+    del result["series"], result["env"]
+    with pytest.raises(ValueError, match="series, env"):
+        validate_result(result)
+
+
+def test_not_an_object_fails():
+    with pytest.raises(ValueError, match="JSON object"):
+        validate_result([1, 2])
+
+
+# ---------------------------------------------------------------------- check_targets
+
+
+@pytest.mark.parametrize(
+    "op, value, expected",
+    [
+        (">=", 0.5, True), (">=", 0.6, False),
+        (">", 0.4, True), (">", 0.5, False),
+        ("<=", 0.5, True), ("<=", 0.4, False),
+        ("<", 0.6, True), ("<", 0.5, False),
+    ],
+)  # fmt: skip
+def test_check_targets_against_a_value(op, value, expected):
+    assert check_targets({"acc": 0.5}, {"acc": {"op": op, "value": value}}) == {"acc": expected}
+
+
+@pytest.mark.parametrize("op, expected", [(">=", False), (">", False), ("<=", True), ("<", True)])
+def test_check_targets_against_another_metric(op, expected):
+    metrics = {"nplm_test_ppl": 140.0, "kn_test_ppl": 150.0}
+    targets = {"nplm_test_ppl": {"op": op, "metric": "kn_test_ppl"}}
+    assert check_targets(metrics, targets) == {"nplm_test_ppl": expected}
+
+
+def test_check_targets_equal_metrics_and_several_targets():
+    metrics = {"a": 1.0, "b": 1.0, "c": 3}
+    targets = {"a": {"op": ">=", "metric": "b"}, "b": {"op": ">", "metric": "a"}, "c": {"op": "<=", "value": 3}}
+    assert check_targets(metrics, targets) == {"a": True, "b": False, "c": True}
+
+
+def test_check_targets_rejects_missing_metrics_and_bad_targets():
+    with pytest.raises(ValueError, match="'acc'"):
+        check_targets({}, {"acc": {"op": ">=", "value": 0.5}})
+    with pytest.raises(ValueError, match="'other'"):
+        check_targets({"acc": 0.5}, {"acc": {"op": "<", "metric": "other"}})
+    with pytest.raises(ValueError, match="exactly one"):
+        check_targets({"acc": 0.5}, {"acc": {"op": "<", "value": 1, "metric": "acc"}})
+    with pytest.raises(ValueError, match="value"):
+        check_targets({"acc": 0.5}, {"acc": {"op": "<", "value": True}})
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def test_load_results_reads_both_layouts_sorted_and_reports_the_broken_one(tmp_path):
+    write_result(tmp_path / "quick" / "zeta", make_result(experiment="zeta"))
+    write_result(tmp_path / "full" / "alpha", make_result(experiment="alpha", profile="full"))
+    write_result(tmp_path / "quick" / "alpha", make_result(experiment="alpha"))
+    write_result(tmp_path / "beta", make_result(experiment="beta", profile="smoke"))
+    broken = tmp_path / "quick" / "broken"
+    broken.mkdir()
+    (broken / "result.json").write_text('{"schema_version": 1, "experiment": ')
+    invalid = write_result(tmp_path / "quick" / "invalid", make_result(profile="fast"))
+
+    problems = []
+    results = load_results(tmp_path, problems=problems)
+
+    assert [(r["experiment"], r["profile"]) for r in results] == [
+        ("alpha", "quick"),
+        ("alpha", "full"),
+        ("beta", "smoke"),
+        ("zeta", "quick"),
+    ]
+    assert results[0]["_dir"] == str(tmp_path / "quick" / "alpha")
+    assert len(problems) == 2
+    assert any(str(broken / "result.json") in p and "not valid JSON" in p for p in problems)
+    assert any(str(invalid / "result.json") in p and "profile" in p for p in problems)
+
+
+def test_load_results_warns_on_stderr_without_a_problems_list(tmp_path, capsys):
+    write_result(tmp_path / "good", make_result())
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "result.json").write_text("not json")
+    results = load_results(tmp_path)
+    assert len(results) == 1
+    err = capsys.readouterr().err
+    assert "warning" in err and str(tmp_path / "bad" / "result.json") in err
+
+
+def test_load_results_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="no results folder"):
+        load_results(tmp_path / "nowhere")
+
+
+# ------------------------------------------------------------------------------- html
+
+
+def test_write_html_is_self_contained_with_escaped_text_and_embedded_figure(tmp_path):
+    folder = write_result(tmp_path / "runs" / "quick" / "convnet_digits", make_result())
+    write_png(folder / "fig.png")
+    png = (folder / "fig.png").read_bytes()
+    results = load_results(tmp_path / "runs")
+    datasets = [{"name": "digits", "description": "8x8 <digits>", "licence": "BSD-3-Clause", "source": "https://x.org"}]
+
+    out = write_html(results, tmp_path / "report" / "index.html", datasets=datasets, problems=["a <bad> file"])
+    page = out.read_text(encoding="utf-8")
+
+    assert out == tmp_path / "report" / "index.html"
+    assert "ConvNets &lt;beat&gt; fully connected nets &amp; pooling helps" in page
+    assert "<beat>" not in page
+    assert "data:image/png;base64," + base64.b64encode(png).decode("ascii") in page
+    assert "✓" in page and "✗" in page
+    assert "0.9812 ± 0.0004" in page
+    assert "Simard et al. 2003, Table 2" in page
+    assert "&gt;= 0.97" in page and "&gt; test_accuracy" in page
+    assert "deepnet reproduce convnet_digits --quick --seed 0" in page
+    assert "Intel Xeon Test CPU" in page and "2.13.0+cpu" in page and "abc1234" in page
+    assert "8x8 &lt;digits&gt;" in page and "BSD-3-Clause" in page
+    assert "a &lt;bad&gt; file" in page
+    assert "model/" in page
+    # offline: nothing is fetched from elsewhere
+    assert "<script" not in page and "<link" not in page and "src='http" not in page
+
+
+def test_write_html_notes_a_missing_figure(tmp_path):
+    write_result(tmp_path / "convnet_digits", make_result(artifacts=["gone.png"]))
+    page = write_html(load_results(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "gone.png" in page and "missing" in page
+    assert "base64" not in page
+
+
+def test_write_html_rejects_an_invalid_result(tmp_path):
+    with pytest.raises(ValueError, match="profile"):
+        write_html([make_result(profile="fast")], tmp_path / "index.html")
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+@pytest.mark.parametrize(
+    "x, text",
+    [
+        (0.9952, "0.9952"), (0.99523456, "0.9952"), (0.0004, "0.0004"), (812.4, "812.4"),
+        (12345.6, "12346"), (3, "3"), (60000, "60000"), (5.0, "5"), (0.0, "0"), (1.23456e-6, "1.235e-06"),
+    ],
+)  # fmt: skip
+def test_format_number(x, text):
+    assert format_number(x) == text
+
+
+def test_markdown_table_rows_and_formatting():
+    table = markdown_table([make_result()])
+    lines = table.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == [
+        "experiment", "profile", "metric", "ours", "paper", "target", "met",
+        "command", "hardware", "torch", "seeds", "wall time",
+    ]  # fmt: skip
+    assert set(lines[1]) <= set("|-")
+    rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+    # Metrics with a target or a paper value, then paper values that are no metric of ours.
+    assert [row[2] for row in rows] == ["test_accuracy", "mlp_test_accuracy", "test_error"]
+    first, second, paper_only = rows
+    assert first[:7] == [
+        "convnet_digits", "quick", "test_accuracy", "0.9812 ± 0.0004",
+        "0.996 (Simard et al. 2003, Table 2)", ">= 0.97", "✓",
+    ]  # fmt: skip
+    assert first[7:] == [
+        "`deepnet reproduce convnet_digits --quick --seed 0`", "Intel Xeon Test CPU", "2.13.0+cpu", "0, 1, 2", "1.3 min"
+    ]
+    assert second[3:7] == ["0.95", "", "> test_accuracy", "✗"]
+    assert second[7:] == [""] * 5
+    assert paper_only[3:7] == ["—", "0.004 (LeCun et al. 1998)", "", ""]
+    assert "train_seconds" not in table  # neither a target nor a paper value
+
+
+def test_markdown_table_names_the_gpu_and_escapes_pipes():
+    env = dict(make_result()["env"], device="cuda", gpu="NVIDIA H100 80GB HBM3")
+    result = make_result(env=env, command="deepnet reproduce a | tee log", seconds=7200.0)
+    table = markdown_table([result])
+    assert "NVIDIA H100 80GB HBM3" in table and "Intel Xeon" not in table
+    assert "a \\| tee log" in table
+    assert "2.0 h" in table
+
+
+def test_markdown_table_keeps_a_result_without_comparisons():
+    result = make_result(paper={}, targets={}, met={})
+    lines = markdown_table([result]).splitlines()
+    assert len(lines) == 3 and "convnet_digits" in lines[2] and "deepnet reproduce" in lines[2]
+
+
+# ----------------------------------------------------------------------------- readme
+
+
+def test_update_readme_replaces_only_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    before = f"# deepnet\n\nIntro.\n\n{README_BEGIN}\nold table\nmore old\n{README_END}\n\n## After\nkept\n"
+    readme.write_text(before)
+
+    assert update_readme(readme, "| a |\n|---|\n| 1 |\n") is True
+    text = readme.read_text()
+    assert text.startswith("# deepnet\n\nIntro.\n\n" + README_BEGIN + "\n")
+    assert text.endswith(README_END + "\n\n## After\nkept\n")
+    assert "old table" not in text and "more old" not in text
+    assert "| a |\n|---|\n| 1 |" in text
+
+    assert update_readme(readme, "| a |\n|---|\n| 1 |\n") is False  # same table: unchanged
+    assert readme.read_text() == text
+
+
+def test_update_readme_without_markers_is_an_error(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# deepnet\nno markers here\n")
+    with pytest.raises(ValueError, match="results:begin"):
+        update_readme(readme, "| a |")
+    readme.write_text(f"{README_END}\n{README_BEGIN}\n")
+    with pytest.raises(ValueError):
+        update_readme(readme, "| a |")
+    assert readme.read_text() == f"{README_END}\n{README_BEGIN}\n"
+
+
+def test_validation_and_formatting_do_not_change_the_result():
+    result = make_result()
+    snapshot = copy.deepcopy(result)
+    validate_result(result)
+    markdown_table([result])
+    assert result == snapshot
