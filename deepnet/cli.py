@@ -200,7 +200,9 @@ def cmd_train(argv, command):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{first.system} on {args.data} ({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), "
           f"{n_params:,} parameters -> {run_dir}", flush=True)
-    result = fit(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume))
+    # a system whose training is not minibatch SGD (e.g. a kernel SVM) brings its own `fit`, same signature
+    trainer = getattr(module, "fit", fit)
+    result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume))
     b = result["best"]
     print(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
     print("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))

@@ -5,13 +5,14 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+_DEEPNET_DATA = os.environ.get("DEEPNET_DATA")  # read once: some tests unset it
 
 
 def shared_data_dir():
     """The real data folder: $DEEPNET_DATA, else ../shared/data beside the checkout, else None."""
-    env = os.environ.get("DEEPNET_DATA")
+    env = _DEEPNET_DATA
     if env:
-        return Path(env)
+        return Path(env).resolve() if Path(env).is_dir() else None
     guess = REPO.parent / "shared" / "data"
     return guess if guess.is_dir() else None
 

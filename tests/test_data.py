@@ -30,30 +30,11 @@ FIXTURE_SETTINGS = settings(
 )
 
 
-def _shared_data_dir():
-    env = os.environ.get("DEEPNET_DATA")
-    if env:
-        return Path(env).resolve() if Path(env).is_dir() else None
-    guess = REPO.parent / "shared" / "data"
-    return guess if guess.is_dir() else None
-
-
-SHARED = _shared_data_dir()
-
-
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path):
     """No data folder and an empty cache, unless a test asks for the shared data."""
     monkeypatch.delenv("DEEPNET_DATA", raising=False)
     monkeypatch.setenv("DEEPNET_CACHE", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def shared_data(monkeypatch):
-    if SHARED is None:
-        pytest.skip("real data not found: set DEEPNET_DATA or provide ../shared/data")
-    monkeypatch.setenv("DEEPNET_DATA", str(SHARED))
-    return SHARED
 
 
 # ---------------------------------------------------------------------------- idx files
@@ -249,10 +230,19 @@ def test_cache_reuses_and_rebuilds(tmp_path):
     assert not list((tmp_path / "cache" / "decoded").glob(".*tmp"))  # no temp files left
 
 
+def test_cache_unwritable_still_loads(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("DEEPNET_CACHE", str(blocker))  # a file where the cache folder should be
+    with pytest.warns(UserWarning, match="could not write"):
+        arrays = store.cached("thing", [blocker], lambda: {"x": np.ones(3)})
+    assert arrays["x"].sum() == 3
+
+
 # -------------------------------------------------------------------------------- mnist
 
 
-def test_mnist_load_and_verify(shared_data, tmp_path):
+def test_mnist_load_and_verify(data_dir, tmp_path):
     s = mnist.load(seed=0)
     assert (len(s.train), len(s.val), len(s.test)) == (55000, 5000, 10000)
     assert s.train.x.shape == (55000, 1, 28, 28) and s.train.x.dtype == torch.uint8
@@ -271,7 +261,7 @@ def test_mnist_load_and_verify(shared_data, tmp_path):
 
     lines = mnist.verify()
     assert any("sha256" in line for line in lines) and any("60000" in line for line in lines)
-    assert data.where("mnist") == str(shared_data) and data.available("mnist")
+    assert data.where("mnist") == str(data_dir) and data.available("mnist")
 
 
 def copy_mnist(shared, root):
@@ -281,9 +271,9 @@ def copy_mnist(shared, root):
         shutil.copyfile(shared / rel, root / rel)
 
 
-def test_mnist_verify_truncated_copy(shared_data, tmp_path):
+def test_mnist_verify_truncated_copy(data_dir, tmp_path):
     root = tmp_path / "copy"
-    copy_mnist(shared_data, root)
+    copy_mnist(data_dir, root)
     bad = root / "mnist" / "t10k-images-idx3-ubyte.gz"
     blob = bad.read_bytes()
     bad.write_bytes(blob[: len(blob) // 2])
@@ -291,10 +281,10 @@ def test_mnist_verify_truncated_copy(shared_data, tmp_path):
         mnist.verify(root)
 
 
-def test_mnist_verify_detects_other_data(shared_data, tmp_path):
+def test_mnist_verify_detects_other_data(data_dir, tmp_path):
     """A well-formed file with different contents passes parsing but not the checksum."""
     root = tmp_path / "copy"
-    copy_mnist(shared_data, root)
+    copy_mnist(data_dir, root)
     path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
     labels = mnist.read_idx(path)
     path.write_bytes(gzip.compress(idx_bytes(labels[::-1].copy())))
@@ -429,6 +419,33 @@ def test_canonical_reader(tmp_path):
     assert a["train_y"].dtype == np.int64 and a["train_y"][:10].tolist() == list(range(10))
 
 
+def py2_batch(raw, n, labels):
+    """Pickle bytes as Python 2's cPickle wrote the canonical batches (protocol 2, py2 str as
+    BINSTRING, numpy.core names), written opcode by opcode since Python 3 cannot produce them."""
+
+    def string(b):  # SHORT_BINSTRING or BINSTRING
+        return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + len(b).to_bytes(4, "little") + b
+
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + string(b"b") + b"\x87R"
+        + b"(K\x01K" + bytes([n]) + b"M\x00\x0c\x86"  # state: version 1, shape (n, 3072)
+        + b"cnumpy\ndtype\n" + string(b"u1") + b"K\x00K\x01\x87R"
+        + b"(K\x03" + string(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"  # dtype state
+        + b"\x89" + string(raw) + b"tb"  # not Fortran order, raw pixels
+    )
+    label_list = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    return b"\x80\x02}(" + string(b"data") + array + string(b"labels") + label_list + b"u."
+
+
+def test_canonical_reader_python2_pickle(tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 256, size=(2, 3, 32, 32), dtype=np.uint8)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(py2_batch(pixels.tobytes(), 2, [3, 7]))
+    x, y = cifar10.read_batch(path)
+    np.testing.assert_array_equal(x, pixels)
+    assert y.tolist() == [3, 7] and y.dtype == np.int64
+
+
 def test_canonical_reader_refuses_code_in_pickles(tmp_path):
     make_canonical(tmp_path)
     target = tmp_path / "pwned"
@@ -460,7 +477,7 @@ def test_cifar10_prefers_canonical_layout(monkeypatch, tmp_path):
     assert "JPEG" in cifar10.load(n_val=2).notes
 
 
-def test_cifar10_shared_copy(shared_data):
+def test_cifar10_shared_copy(data_dir):
     """The full shared copy: decode all 60,000 JPEGs once (about 10 s on 2 cores), then verify."""
     s = cifar10.load(seed=0)
     assert (len(s.train), len(s.val), len(s.test)) == (45000, 5000, 10000)
@@ -476,10 +493,10 @@ def test_cifar10_shared_copy(shared_data):
 # ------------------------------------------------------------------------------- photos
 
 
-def test_load_image_real_photo(shared_data):
-    x = photos.load_image(shared_data / "photos" / "chelsea.png")
+def test_load_image_real_photo(data_dir):
+    x = photos.load_image(data_dir / "photos" / "chelsea.png")
     assert x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] == 3 and x.shape[:2] == (300, 451)
-    grey = photos.load_image(shared_data / "photos" / "camera.png")  # an 'L' mode PNG
+    grey = photos.load_image(data_dir / "photos" / "camera.png")  # an 'L' mode PNG
     assert grey.shape == (512, 512, 3) and np.array_equal(grey[..., 0], grey[..., 2])
     assert set(photos.list_photos()) >= {"astronaut", "chelsea", "hubble_deep_field", "china"}
     assert len(photos.verify()) == 8

@@ -78,7 +78,8 @@ def read_jpeg_archive(path):
                     continue
                 match = _MEMBER.fullmatch(name)
                 if match is None or match[2] not in CLASS_INDEX:
-                    raise DataError(f"{path}: unexpected member {name!r} (expected train|test/<class>/NNNN.jpg); {_FIX}")
+                    raise DataError(f"{path}: unexpected member {name!r} "
+                                    f"(expected train|test/<class>/NNNN.jpg); {_FIX}")
                 if member.size > 1 << 20:  # a 32x32 JPEG is about 1 kB; refuse to buffer huge members
                     raise DataError(f"{path}: member {name} is {member.size} bytes, too big for a 32x32 JPEG; {_FIX}")
                 data = tar.extractfile(member).read()

@@ -14,7 +14,8 @@ from deepnet.errors import DataError
 NAME = "digits"
 DESCRIPTION = "scikit-learn digits: 1,797 8x8 grey handwritten digits, 10 classes (embedded, no download)"
 LICENCE = "CC BY 4.0 (UCI Machine Learning Repository, E. Alpaydin and C. Kaynak, 1998)"
-SOURCE = "scikit-learn sklearn.datasets.load_digits (copy of the UCI Optical Recognition of Handwritten Digits test set)"
+SOURCE = ("scikit-learn's sklearn.datasets.load_digits "
+          "(a copy of the test part of UCI's Optical Recognition of Handwritten Digits)")
 FILES = ()  # embedded: nothing to find on disk
 CLASSES = [str(d) for d in range(10)]
 
@@ -75,7 +76,8 @@ def verify(root=None):
     x, y = arrays()
     passed = []
     if x.shape != (1797, 1, 8, 8) or x.dtype != np.uint8:
-        raise DataError(f"digits: images are {x.dtype} {x.shape}, expected uint8 1797 x 1 x 8 x 8 (reinstall scikit-learn)")
+        raise DataError(f"digits: images are {x.dtype} {x.shape}, expected uint8 1797 x 1 x 8 x 8 "
+                        "(reinstall scikit-learn)")
     passed.append("counts: 1797 images of 1x8x8 uint8")
     counts = np.bincount(y, minlength=10)
     if len(counts) != 10 or counts.min() < 150:

@@ -148,21 +148,24 @@ def verify(root=None):
     root = Path(root) if root is not None else store.locate(NAME, FILES)
     missing = [f for f in FILES if not (root / f).is_file()]
     if missing:
-        raise DataError(f"mnist: missing under {root}: {', '.join(missing)}")
+        raise DataError(f"mnist: missing under {root}: {', '.join(missing)} (download the canonical idx files)")
     passed = [f"files: the 4 idx files are present under {root / 'mnist'}"]
     expected = {"train": 60000, "t10k": 10000}
     for prefix, n in expected.items():
         images_rel, labels_rel = f"mnist/{prefix}-images-idx3-ubyte.gz", f"mnist/{prefix}-labels-idx1-ubyte.gz"
         raw_images, raw_labels = _read_bytes(root / images_rel), _read_bytes(root / labels_rel)
         images, labels = _parse_idx(raw_images, root / images_rel), _parse_idx(raw_labels, root / labels_rel)
-        passed.append(f"parse: {images_rel} {images.dtype} {images.shape}, {labels_rel} {labels.dtype} {labels.shape}")
+        passed.append(f"parse: {images_rel} {images.dtype} {images.shape}, "
+                      f"{labels_rel} {labels.dtype} {labels.shape}")
         if images.shape != (n, 28, 28) or images.dtype != np.uint8:
-            raise DataError(f"{root / images_rel}: expected uint8 {n} x 28 x 28, got {images.dtype} {images.shape}; {_FIX}")
+            raise DataError(f"{root / images_rel}: expected uint8 {n} x 28 x 28, "
+                            f"got {images.dtype} {images.shape}; {_FIX}")
         if labels.shape != (n,) or labels.dtype != np.uint8:
-            raise DataError(f"{root / labels_rel}: expected {n} uint8 labels, got {labels.dtype} {labels.shape}; {_FIX}")
+            raise DataError(f"{root / labels_rel}: expected {n} uint8 labels, "
+                            f"got {labels.dtype} {labels.shape}; {_FIX}")
         passed.append(f"counts: {prefix} has {n} images of 28x28 and {n} labels")
-        counts = np.bincount(labels.astype(np.int64), minlength=10) if labels.min() >= 0 else None
-        if counts is None or len(counts) != 10:
+        counts = np.bincount(labels, minlength=10)  # uint8 labels: never negative
+        if len(counts) != 10:
             raise DataError(f"{root / labels_rel}: labels outside 0..9; {_FIX}")
         # Every digit present and none far from its 10% share (MNIST's range is 8.9%..11.2%).
         if counts.min() < 0.5 * n / 10 or counts.max() > 1.5 * n / 10:
