@@ -12,6 +12,7 @@ folder: config.json, checkpoint.pt (latest, every N steps and every epoch end), 
 best.pt); the test set is evaluated once, at the end, with the best weights.
 """
 
+import dataclasses
 import json
 import math
 import time
@@ -53,6 +54,7 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps
     amp: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
     compile: bool = False  # torch.compile the model (opt-in: compilation takes time)
+    resident: bool = True  # on an accelerator, keep the whole dataset in its memory when it fits
     seed: int = 0  # seeds initialisation, shuffling and dropout
     threads: int = 0  # CPU threads for torch (0: torch's default)
     progress: bool = True  # progress bar (shown only on a terminal)
@@ -155,6 +157,21 @@ def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True):
     return {k: float(v) / max(n, 1) for k, v in totals.items()}
 
 
+def _resident(data, device, budget=0.5):
+    """Move train/val/test tensors to the accelerator once, if they take under `budget` of its free memory.
+
+    Then minibatches are sliced on the device: no host-to-device copy per step.
+    """
+    parts = [data.train, data.val, data.test]
+    nbytes = sum(t.numel() * t.element_size() for p in parts for t in (p.x, p.y))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if nbytes > budget * free:
+            return data
+    moved = [type(p)(p.x.to(device), p.y.to(device)) for p in parts]
+    return dataclasses.replace(data, train=moved[0], val=moved[1], test=moved[2])
+
+
 def _autocast(device, amp):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
@@ -209,7 +226,7 @@ def read_metrics(run_dir):
 # The loop
 
 
-def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy):
+def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, augment=None):
     """Train `model` on data.train, validate every epoch on data.val, test once on data.test.
 
     Args:
@@ -221,6 +238,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy):
             "system" and hold all that is needed to rebuild the model (see systems.load_run).
         resume: continue from run_dir/checkpoint.pt (same config) instead of starting afresh.
         metrics: (output, target) -> dict of batch-mean tensors, besides the loss.
+        augment: optional (x, y) -> (x, y) applied to each training minibatch on the device
+            (random deformations of the training examples); never to validation or test data.
 
     Returns a dict: history (one record per epoch), best (validation record of best.pt),
     test (metrics of the best weights on the test set), steps, seconds, device, run_dir.
@@ -245,6 +264,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy):
         atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
 
     model.to(device)
+    if cfg.resident and device.type != "cpu":
+        data = _resident(data, device)
     optimizer = make_optimizer(model.parameters(), cfg)
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
@@ -298,6 +319,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy):
         batch_in_epoch = start_batch
         for x, y in batches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, start=start_batch):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if augment is not None:
+                x, y = augment(x, y)
             with _autocast(device, cfg.amp):
                 _, loss = train_model(x, y)
             optimizer.zero_grad(set_to_none=True)
