@@ -15,6 +15,7 @@ loss) is printed as one line and exits non-zero; `--debug` shows the traceback.
 
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
@@ -26,6 +27,12 @@ from deepnet.errors import ConfigError, DeepnetError
 # Experiment name -> module: the one list of what `deepnet reproduce` can run.
 EXPERIMENTS = {
     "sgd_digits": "deepnet.experiments.sgd_digits",
+    "fig1_space_warping": "deepnet.experiments.fig1_space_warping",
+    "backprop_check": "deepnet.experiments.backprop_check",
+    "supervised_sgd": "deepnet.experiments.supervised_sgd",
+    "relu_vs_tanh": "deepnet.experiments.relu_vs_tanh",
+    "saddle_points": "deepnet.experiments.saddle_points",
+    "convnet_mnist": "deepnet.experiments.convnet_mnist",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
@@ -198,15 +205,17 @@ def cmd_train(argv, command):
     seed_everything(train_cfg.seed)
     model = module.build(run_config)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{first.system} on {args.data} ({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), "
+    say = print if int(os.environ.get("RANK", "0")) == 0 else (lambda *a, **k: None)  # torchrun: process 0 speaks
+    say(f"{first.system} on {args.data} ({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), "
           f"{n_params:,} parameters -> {run_dir}", flush=True)
     # a system whose training is not minibatch SGD (e.g. a kernel SVM) brings its own `fit`, same signature
     trainer = getattr(module, "fit", fit)
     result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume))
     b = result["best"]
-    print(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
-    print("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))
-    print(f"{result['steps']} steps in {result['seconds']:.1f} s on {result['device']}; run folder: {run_dir}")
+    say(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
+    say("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))
+    say(f"{result['steps']} steps in {result['seconds']:.1f} s on {result['device']} "
+        f"({result.get('world_size', 1)} process(es)); run folder: {run_dir}")
     return 0
 
 

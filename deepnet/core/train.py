@@ -15,6 +15,7 @@ best.pt); the test set is evaluated once, at the end, with the best weights.
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -140,10 +141,15 @@ def accuracy(output, target):
 
 
 @torch.no_grad()
-def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True):
-    """Mean loss and metrics of `model` over a whole dataset (weighted by batch size)."""
+def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True, dist=None):
+    """Mean loss and metrics of `model` over a whole dataset (weighted by batch size).
+
+    With several processes (dist), each evaluates every world-th example and the sums are added up.
+    """
     was_training = model.training
     model.eval()
+    if dist is not None and dist.on:
+        data = type(data)(data.x[dist.rank::dist.world], data.y[dist.rank::dist.world])
     totals, n = {}, 0
     for x, y in batches(data, batch_size):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -154,6 +160,10 @@ def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True):
             totals[k] = totals.get(k, 0.0) + v.detach().double() * len(x)
         n += len(x)
     model.train(was_training)
+    if dist is not None and dist.on:
+        keys = sorted(totals)
+        summed = dist.sum(torch.tensor([float(totals[k]) for k in keys] + [n], dtype=torch.float64, device=device))
+        totals, n = dict(zip(keys, summed[:-1].tolist())), summed[-1].item()
     return {k: float(v) / max(n, 1) for k, v in totals.items()}
 
 
@@ -223,6 +233,53 @@ def read_metrics(run_dir):
 
 
 # ---------------------------------------------------------------------------------------------
+# Several processes (torchrun / DistributedDataParallel)
+
+
+class Dist:
+    """The process group this run is part of; a single process is a group of one.
+
+    Under `torchrun` (WORLD_SIZE > 1 in the environment) the group is created here: gloo on
+    CPU, nccl on CUDA, one GPU per process (LOCAL_RANK). A group the caller created already
+    (e.g. init_method="file://...") is used as it is.
+    """
+
+    def __init__(self, device_name):
+        import torch.distributed as td
+
+        self.td, self.created = td, False
+        if td.is_available() and not td.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+            td.init_process_group("nccl" if cuda else "gloo")
+            self.created = True
+        self.on = td.is_available() and td.is_initialized()
+        self.rank = td.get_rank() if self.on else 0
+        self.world = td.get_world_size() if self.on else 1
+        self.main = self.rank == 0
+
+    def device(self, name):
+        device = pick_device(name)
+        if self.on and device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank % torch.cuda.device_count())))
+            torch.cuda.set_device(device)
+        return device
+
+    def sum(self, t):
+        """Sum a tensor over all processes (in place), for losses and metric totals."""
+        if self.on:
+            self.td.all_reduce(t)
+        return t
+
+    def barrier(self):
+        if self.on:
+            self.td.barrier()
+
+    def close(self):
+        if self.created:
+            self.td.destroy_process_group()
+
+
+# ---------------------------------------------------------------------------------------------
 # The loop
 
 
@@ -241,14 +298,28 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         augment: optional (x, y) -> (x, y) applied to each training minibatch on the device
             (random deformations of the training examples); never to validation or test data.
 
+    Under torchrun every process calls fit alike: each computes the gradient on its share of
+    every global minibatch of cfg.batch_size examples, DistributedDataParallel averages them,
+    and only process 0 writes files and shows progress. All processes resume from the same
+    checkpoint.
+
     Returns a dict: history (one record per epoch), best (validation record of best.pt),
     test (metrics of the best weights on the test set), steps, seconds, device, run_dir.
     """
-    run_dir = Path(run_dir)
+    dist = Dist(cfg.device)
+    try:
+        return _fit(model, data, cfg, Path(run_dir), run_config, resume, metrics, augment, dist)
+    finally:
+        dist.close()
+
+
+def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, dist):
     run_config = {**run_config, "train": asdict(cfg)}
     set_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    device = dist.device(cfg.device)
     seed_everything(cfg.seed)
+    if cfg.batch_size < dist.world:
+        raise ConfigError(f"--batch-size {cfg.batch_size} is smaller than the {dist.world} processes sharing it")
 
     ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
     state = None
@@ -257,11 +328,13 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         _check_same_config(state["config"], run_config, ckpt_path)
     elif ckpt_path.exists():
         raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in run_dir.glob(".*.tmp-*"):  # left by a process killed while writing
-        stale.unlink(missing_ok=True)
-    if not resume:
-        atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
+    dist.barrier()  # every process has looked before process 0 writes
+    if dist.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in run_dir.glob(".*.tmp-*"):  # left by a process killed while writing
+            stale.unlink(missing_ok=True)
+        if not resume:
+            atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
 
     model.to(device)
     if cfg.resident and device.type != "cpu":
@@ -285,19 +358,26 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         stale_epochs = state["metrics"].get("stale_epochs", 0)
         set_rng_state(state["rng"])
 
-    train_model = torch.compile(model) if cfg.compile else model
-    log = MetricsLog(run_dir)
+    train_model = model
+    if dist.on:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+    log = MetricsLog(run_dir, enabled=dist.main)
     if state is not None:
         log.write({"event": "resume", "step": step, "epoch": epoch})
 
     def checkpoint(batch_in_epoch):
-        save_checkpoint({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
-            "sampler_state": {"epoch": epoch, "batch": batch_in_epoch, "seed": cfg.seed},
-            "rng": rng_state(), "config": run_config,
-            "metrics": {"history": history, "best": best, "stale_epochs": stale_epochs},
-        }, ckpt_path)
+        if dist.main:
+            save_checkpoint({
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
+                "sampler_state": {"epoch": epoch, "batch": batch_in_epoch, "seed": cfg.seed},
+                "rng": rng_state(), "config": run_config,
+                "metrics": {"history": history, "best": best, "stale_epochs": stale_epochs},
+            }, ckpt_path)
 
     def better(rec):
         if best is None:
@@ -311,20 +391,26 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
     stopped_early = False
     while epoch < cfg.epochs and not stopped_early:
         model.train()
-        bar = tqdm(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   unit="batch", leave=False, disable=None if cfg.progress else True, dynamic_ncols=True)
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)  # since the last check
+        bar = tqdm(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                   leave=False, disable=None if cfg.progress and dist.main else True, dynamic_ncols=True)
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)  # sum of loss * examples since the last check
         seen, epoch_loss, epoch_n = 0, 0.0, 0
         t_log = time.perf_counter()
         batch_in_epoch = start_batch
         for x, y in batches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, start=start_batch):
+            n_global = len(x)
+            if dist.on:  # this process's share of the global minibatch
+                x, y = x[dist.rank::dist.world], y[dist.rank::dist.world]
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if augment is not None:
                 x, y = augment(x, y)
             with _autocast(device, cfg.amp):
                 _, loss = train_model(x, y)
+            # DDP averages gradients over processes; weighting each share by its size makes the
+            # result the gradient of the mean loss over the global minibatch, even when shares differ
+            scaled = loss * (len(x) * dist.world / n_global) if dist.on else loss
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaled.backward()
             if cfg.clip_grad > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             optimizer.step()
@@ -337,7 +423,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
             due_ckpt = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
             if step % cfg.log_every == 0 or due_ckpt or batch_in_epoch == steps_per_epoch:
                 # one host sync per log interval, not per step
-                mean = float(loss_sum) / max(seen, 1)
+                loss_total, seen = dist.sum(torch.stack([loss_sum, loss_sum.new_tensor(seen)])).tolist()
+                mean = loss_total / max(seen, 1)
                 if not math.isfinite(mean):
                     bar.close()
                     log.write({"event": "diverged", "step": step, "epoch": epoch})
@@ -350,7 +437,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
                 lr = optimizer.param_groups[0]["lr"]
                 log.write({"event": "train", "step": step, "epoch": epoch, "loss": mean, "lr": lr, "examples_per_s": rate})
                 bar.set_postfix(loss=f"{mean:.4f}", lr=f"{lr:.3g}", ex_s=f"{rate:.0f}")
-                epoch_loss += mean * seen
+                epoch_loss += loss_total
                 epoch_n += seen
                 loss_sum.zero_()
                 seen, t_log = 0, time.perf_counter()
@@ -358,7 +445,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
                     checkpoint(batch_in_epoch)
         bar.close()
 
-        val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp)
+        val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp, dist)
         rec = {"epoch": epoch + 1, "step": step, "train_loss": epoch_loss / max(epoch_n, 1),
                **{f"val_{k}": v for k, v in val.items()}, "lr": optimizer.param_groups[0]["lr"],
                "seconds": time.perf_counter() - t_start}
@@ -369,27 +456,30 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         log.write({"event": "epoch", **rec})
         if better(rec):
             best, stale_epochs = rec, 0
-            save_checkpoint({"model": model.state_dict(), "step": step, "epoch": epoch + 1,
-                             "config": run_config, "metrics": {"best": best}}, best_path)
+            if dist.main:
+                save_checkpoint({"model": model.state_dict(), "step": step, "epoch": epoch + 1,
+                                 "config": run_config, "metrics": {"best": best}}, best_path)
         else:
             stale_epochs += 1
         epoch, start_batch = epoch + 1, 0
         stopped_early = cfg.patience > 0 and stale_epochs >= cfg.patience
         checkpoint(0)
-        if cfg.progress:
+        dist.barrier()  # best.pt and checkpoint.pt are on disk for every process
+        if cfg.progress and dist.main:
             _print_epoch(rec)
 
     # the test set is read once, with the weights chosen on validation
     best_state = load_checkpoint(best_path, system=run_config.get("system"))
     final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     load_model_state(model, best_state["model"], str(best_path))
-    test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp)
+    test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp, dist)
     load_model_state(model, final_state)
     seconds = time.perf_counter() - t_start
     log.write({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
     log.close()
     return {"history": history, "best": best, "test": test, "steps": step, "seconds": seconds,
-            "stopped_early": stopped_early, "device": str(device), "run_dir": str(run_dir)}
+            "stopped_early": stopped_early, "device": str(device), "run_dir": str(run_dir),
+            "world_size": dist.world}
 
 
 def _check_same_config(saved, now, path):
