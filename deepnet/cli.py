@@ -5,6 +5,7 @@
     deepnet train SYSTEM --data NAME ...  any system on any dataset it supports (writes a run folder)
     deepnet train --resume DIR            continue a run from its last checkpoint
     deepnet eval --run DIR                evaluate a trained model
+    deepnet classify --run DIR IMAGE...   top-5 classes of your own pictures by a trained image classifier
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
     deepnet data list | verify NAME...
     deepnet experiments                   list the experiments and their claims
@@ -33,6 +34,8 @@ EXPERIMENTS = {
     "relu_vs_tanh": "deepnet.experiments.relu_vs_tanh",
     "saddle_points": "deepnet.experiments.saddle_points",
     "convnet_mnist": "deepnet.experiments.convnet_mnist",
+    "fig2_feature_maps": "deepnet.experiments.fig2_feature_maps",
+    "convnet_vs_mlp_invariance": "deepnet.experiments.convnet_vs_mlp_invariance",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
@@ -240,6 +243,48 @@ def cmd_eval(argv, command):
     return 0
 
 
+def cmd_classify(argv, command):
+    """Top classes of the user's own pictures, with probabilities, by a trained image classifier."""
+    import argparse
+
+    import torch
+
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+    from deepnet.data.photos import load_image
+    from deepnet.systems.convnet import prepare_image
+
+    p = ArgumentParser(prog="deepnet classify",
+                       description="Print the top classes, with probabilities, of each picture (any size or mode).")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder of an image classifier (e.g. a ConvNet)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (png, jpg, ...)")
+    p.add_argument("--top", type=int, default=5, help="how many classes to show (default: 5)")
+    p.add_argument("--digits", action=argparse.BooleanOptionalAction, default=None,
+                   help="force (or skip) MNIST-style preparation: invert dark-on-light, crop, 20x20 in 28x28 by mass "
+                        "(default: for 1-channel 28x28 nets)")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    model = load_run(args.run, device=device)
+    info = model.run_config.get("data", {})
+    shape, classes = info.get("input_shape"), info.get("classes")
+    if not shape or len(shape) != 3 or not classes:
+        raise ConfigError(f"{args.run}: not an image classifier (its data has input shape {shape})")
+    failed = 0
+    for path in args.images:
+        try:
+            x = prepare_image(load_image(path), shape, digits=args.digits)[None].to(device)  # (1, C, H, W)
+        except DeepnetError as e:
+            print(f"deepnet: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        with torch.no_grad():
+            probs = torch.softmax(model(x)[0].float(), dim=1)[0]  # (K,)
+        top = probs.argsort(descending=True)[:args.top].tolist()
+        print(f"{path}: " + ", ".join(f"{classes[i]} {float(probs[i]):.3f}" for i in top), flush=True)
+    return 1 if failed else 0
+
+
 # ---------------------------------------------------------------------------------------------
 # report / data
 
@@ -312,7 +357,7 @@ def cmd_data(argv, command):
 
 COMMANDS = {
     "reproduce": cmd_reproduce, "demo": cmd_demo, "experiments": cmd_experiments, "train": cmd_train,
-    "eval": cmd_eval, "report": cmd_report, "data": cmd_data,
+    "eval": cmd_eval, "report": cmd_report, "data": cmd_data, "classify": cmd_classify,
 }
 
 

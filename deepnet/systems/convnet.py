@@ -1,0 +1,354 @@
+"""Convolutional networks: stages of convolution, non-linearity and pooling, then a classifier.
+
+Review, "Convolutional neural networks": four ideas exploit the properties of natural
+signals: local connections, shared weights, pooling and many layers. A convolutional
+layer's units are organised in feature maps; each unit is connected to a local patch of the
+previous layer's maps through a set of weights called a filter bank, and all units of one
+map share that filter bank (so a motif is detected wherever it appears):
+
+    y_j = f( b_j + sum_i k_ij * x_i )        x_i: input maps, k_ij: filters, *: 2-D convolution
+
+A pooling layer merges semantically similar features: a unit computes the maximum of a local
+patch of units in one map, which makes the representation invariant to small shifts and
+distortions. Two or three stages of convolution, non-linearity and pooling are stacked,
+followed by more convolutional and fully connected layers; the whole is trained end to end
+by backpropagation. The review also names what made 2012 work: GPUs, ReLUs, dropout and
+deformations of the training examples (Krizhevsky et al. 2012).
+
+Two nets live here:
+- `LeNet5`: LeCun et al. 1998 ("Gradient-based learning applied to document recognition",
+  Section II.B, Fig. 2): C1 6@28x28, S2 subsampling, C3 16@10x10 with the sparse connection
+  table of Table I, S4, C5 120, F6 84, output. Kept: the layer sizes, the C3 table, trainable
+  subsampling (2x2 sum times a coefficient plus a bias) and the scaled tanh 1.7159 tanh(2x/3).
+  Changed: the output layer is a linear layer trained with cross-entropy instead of
+  Euclidean RBF units with the MAP criterion (the same role, a simpler loss).
+- `ConvNet`: the modern stage-based net: each stage is `convs_per_stage` x (k x k conv ->
+  [batch norm] -> ReLU) then 2x2 max-pooling; then fully connected layers with dropout.
+
+Both take uint8 pixels (B, C, H, W) (or floats already in [0, 1]), normalise them per channel,
+and return (class scores (B, K), cross-entropy loss) when given targets.
+
+This file also holds the conversion of a user's picture into the input a net expects
+(`prepare_image`: MNIST-style for digit nets), used by `deepnet classify`.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from deepnet.core.config import config_from_dict
+
+
+@dataclass
+class Config:
+    """A ConvNet: LeNet-5 or stages of (conv -> ReLU) x n -> max-pool, then fully connected layers."""
+
+    arch: Literal["stages", "lenet5"] = "stages"  # the modern stage-based net, or LeCun et al. 1998's LeNet-5
+    channels: tuple[int, ...] = (32, 64)  # feature maps of each stage (stages only)
+    convs_per_stage: int = 1  # convolutions before each pooling (stages only)
+    kernel: int = 3  # size k of the k x k convolution kernels, odd (stages only)
+    fc: tuple[int, ...] = (128,)  # units of the fully connected hidden layers (stages only)
+    dropout: float = 0.0  # dropout probability before each fully connected layer (stages only)
+    batchnorm: bool = False  # batch normalisation after each convolution (stages only)
+    mean: tuple[float, ...] = (0.5,)  # per-channel mean of the [0, 1] pixels, subtracted first
+    std: tuple[float, ...] = (0.25,)  # per-channel std of the [0, 1] pixels, divided by
+
+
+class _Normalise(nn.Module):
+    """uint8 pixels 0..255 (or floats in [0, 1]) -> (x/255 - mean) / std per channel."""
+
+    def __init__(self, mean, std, channels):
+        super().__init__()
+        mean = list(mean) * channels if len(mean) == 1 else list(mean)
+        std = list(std) * channels if len(std) == 1 else list(std)
+        if len(mean) != channels or len(std) != channels:
+            raise ValueError(f"mean/std give {len(mean)}/{len(std)} values for {channels} input channels")
+        self.register_buffer("mean", torch.tensor(mean).view(1, channels, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, channels, 1, 1), persistent=False)
+
+    def forward(self, x):
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255)
+        return (x - self.mean) / self.std
+
+
+class _Classifier(nn.Module):
+    """Shared tail: normalise input, run `self.layers`, return (scores, loss)."""
+
+    def _first_weight(self):
+        return next(p for p in self.parameters() if p.ndim == 4)
+
+    def forward(self, x, y=None):
+        x = self.norm(x)
+        w = self._first_weight()
+        if w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
+            # the model was put in channels_last (fast convolutions on GPUs): follow it
+            x = x.contiguous(memory_format=torch.channels_last)
+        z = self.layers(x)  # (B, num_classes)
+        loss = F.cross_entropy(z, y) if y is not None else None  # E = -log softmax(z)[y], batch mean
+        return z, loss
+
+    @torch.no_grad()
+    def feature_maps(self, x):
+        """[(name, tensor)] of every layer's output, bottom to top, for one batch (review Fig. 2).
+
+        Convolution, non-linearity and pooling outputs are (B, maps, H, W); the fully connected
+        layers give (B, units); the last entry holds the class scores (B, K).
+        """
+        h, out = self.norm(x), []
+        for name, m in self.layers.named_children():
+            h = m(h)
+            if not isinstance(m, (nn.Dropout, nn.Flatten, nn.BatchNorm2d)):
+                out.append((f"{name}", h))
+        return out
+
+    @torch.no_grad()
+    def predict_proba(self, x):
+        """Class probabilities softmax(z) (B, K), in eval mode."""
+        was = self.training
+        self.eval()
+        p = F.softmax(self(x)[0].float(), dim=1)
+        self.train(was)
+        return p
+
+
+# ---------------------------------------------------------------------------------------------
+# The modern stage-based ConvNet
+
+
+class ConvNet(_Classifier):
+    """Stages of conv -> ReLU -> max-pool, then fully connected layers.
+
+    Shapes, for input (B, C, H, W) and stages c_1..c_S: each stage keeps H x W through its k x k
+    convolutions (padding k // 2) and halves it by 2x2 max-pooling, so the last maps are
+    (B, c_S, H / 2^S, W / 2^S), flattened to (B, c_S * H * W / 4^S) for the fully connected layers.
+    """
+
+    def __init__(self, in_shape, num_classes, channels=(32, 64), convs_per_stage=1, fc=(128,),
+                 dropout=0.0, batchnorm=False, mean=(0.5,), std=(0.25,), kernel=3):
+        super().__init__()
+        if kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd (padding k // 2 keeps the map size), got {kernel}")
+        c, h, w = in_shape
+        self.norm = _Normalise(mean, std, c)
+        layers = {}
+        for s, width in enumerate(channels, 1):
+            for k in range(1, convs_per_stage + 1):
+                # local connections + shared weights: y_j = sum_i k_ij * x_i + b_j (no bias before BN)
+                layers[f"conv{s}_{k}"] = nn.Conv2d(c, width, kernel, padding=kernel // 2, bias=not batchnorm)
+                if batchnorm:
+                    layers[f"bn{s}_{k}"] = nn.BatchNorm2d(width)
+                layers[f"relu{s}_{k}"] = nn.ReLU(inplace=True)  # f(z) = max(z, 0)
+                c = width
+            layers[f"pool{s}"] = nn.MaxPool2d(2)  # max over 2x2 patches: small-shift invariance
+            h, w = h // 2, w // 2
+        if h < 1 or w < 1:
+            raise ValueError(f"{len(channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} input")
+        layers["flatten"] = nn.Flatten()  # (B, c, h, w) -> (B, c*h*w)
+        width = c * h * w
+        for i, units in enumerate(fc, 1):
+            if dropout > 0:
+                layers[f"drop{i}"] = nn.Dropout(dropout)
+            layers[f"fc{i}"] = nn.Linear(width, units)
+            layers[f"relu_fc{i}"] = nn.ReLU(inplace=True)
+            width = units
+        if dropout > 0:
+            layers["drop_out"] = nn.Dropout(dropout)
+        layers["scores"] = nn.Linear(width, num_classes)  # z = W y + b: one score per class
+        self.layers = nn.Sequential(_ordered(layers))
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")  # He et al. 2015: var 2 / fan_in
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+
+def _ordered(d):
+    from collections import OrderedDict
+
+    return OrderedDict(d)
+
+
+# ---------------------------------------------------------------------------------------------
+# LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998)
+
+# Table I of LeCun et al. 1998: which of the 6 S2 maps (rows) feed each of the 16 C3 maps (columns).
+# Breaking the symmetry this way forces the C3 maps to extract different features.
+C3_TABLE = [
+    "X...XXX..XXXX.XX",
+    "XX...XXX..XXXX.X",
+    "XXX...XXX..X.XXX",
+    ".XXX..XXXX..X.XX",
+    "..XXX..XXXX.XX.X",
+    "...XXX..XXXX.XXX",
+]
+
+
+class ScaledTanh(nn.Module):
+    """f(a) = A tanh(S a) with A = 1.7159, S = 2/3 (LeCun et al. 1998, Appendix A): f(1) = 1, f(-1) = -1."""
+
+    def forward(self, a):
+        return 1.7159 * torch.tanh(a * (2.0 / 3.0))
+
+
+class Subsampling(nn.Module):
+    """S2/S4: each unit sums a 2x2 patch of one map, times a trainable coefficient, plus a trainable bias.
+
+    (LeCun et al. 1998, Section II.B; the sigmoid follows as a separate layer.)
+    (B, C, H, W) -> (B, C, H/2, W/2).
+    """
+
+    def __init__(self, channels):
+        super().__init__()
+        self.coef = nn.Parameter(torch.full((1, channels, 1, 1), 0.25))  # starts as an average
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x):
+        return F.avg_pool2d(x, 2) * 4 * self.coef + self.bias  # 4 * mean = sum of the 2x2 patch
+
+
+class SparseConv(nn.Conv2d):
+    """C3: a 5x5 convolution where output map j sees only the input maps of column j of C3_TABLE."""
+
+    def __init__(self, table):
+        in_c, out_c = len(table), len(table[0])
+        super().__init__(in_c, out_c, 5)
+        mask = torch.tensor([[row[j] == "X" for row in table] for j in range(out_c)], dtype=torch.float32)
+        self.register_buffer("mask", mask.view(out_c, in_c, 1, 1), persistent=False)  # (out, in, 1, 1)
+        # fan-in counts only the connected maps (for the initialisation below)
+        self.fan_in = mask.sum(1).view(out_c, 1, 1, 1) * 25
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias)  # k_ij = 0 where map i does not feed map j
+
+
+class LeNet5(_Classifier):
+    """(B, 1, 28, 28) -> pad to 32x32 -> C1 (6@28x28) -> S2 (6@14x14) -> C3 (16@10x10) -> S4 (16@5x5)
+    -> C5 (120@1x1) -> F6 (84) -> output (K)."""
+
+    def __init__(self, in_shape, num_classes, mean=(0.5,), std=(0.25,)):
+        super().__init__()
+        c, h, w = in_shape
+        # LeNet-5 reads 32x32 inputs: MNIST's 28x28 digits are centred in a 32x32 field (Section III.A)
+        pad = ((32 - h) // 2, (32 - h + 1) // 2) if h < 32 else (0, 0)
+        if h + sum(pad) != 32 or w + sum(pad) != 32:
+            raise ValueError(f"LeNet-5 takes inputs of at most 32x32 (square), got {h}x{w}")
+        self.norm = _Normalise(mean, std, c)
+        table = C3_TABLE if c == 1 else None
+        self.layers = nn.Sequential(_ordered({
+            "pad": nn.ZeroPad2d((pad[0], pad[1], pad[0], pad[1])),  # (B, c, 28, 28) -> (B, c, 32, 32)
+            "C1": nn.Conv2d(c, 6, 5),  # 6 maps of 28x28
+            "f1": ScaledTanh(),
+            "S2": Subsampling(6),  # 6 maps of 14x14
+            "f2": ScaledTanh(),
+            "C3": SparseConv(C3_TABLE) if table else nn.Conv2d(6, 16, 5),  # 16 maps of 10x10
+            "f3": ScaledTanh(),
+            "S4": Subsampling(16),  # 16 maps of 5x5
+            "f4": ScaledTanh(),
+            "C5": nn.Conv2d(16, 120, 5),  # 120 maps of 1x1: fully connected to S4
+            "f5": ScaledTanh(),
+            "flatten": nn.Flatten(),  # (B, 120, 1, 1) -> (B, 120)
+            "F6": nn.Linear(120, 84),
+            "f6": ScaledTanh(),
+            "scores": nn.Linear(84, num_classes),
+        }))
+        # LeCun et al. 1998 (Appendix C) draw weights uniformly in (-2.4/F, 2.4/F), F the fan-in, and train
+        # with per-weight step sizes (stochastic diagonal Levenberg-Marquardt). With plain SGD that start
+        # is too small to learn quickly, so we use the variance 1/F of LeCun et al.'s "Efficient BackProp"
+        # (1998, Section 4.6), which keeps the scaled tanh's inputs near unit variance: U(-sqrt(3/F), sqrt(3/F)).
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = getattr(m, "fan_in", None)
+                if fan_in is None:
+                    fan_in = torch.tensor(float(m.weight[0].numel()))
+                nn.init.uniform_(m.weight, -1, 1)
+                with torch.no_grad():
+                    m.weight.mul_(torch.sqrt(3.0 / fan_in))
+                nn.init.zeros_(m.bias)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building from a run folder, and preparing a user's pictures
+
+
+def make(cfg, in_shape, num_classes):
+    """The net a Config describes, for inputs of `in_shape` (C, H, W) and `num_classes` classes."""
+    if cfg.arch == "lenet5":
+        return LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
+    return ConvNet(tuple(in_shape), num_classes, cfg.channels, cfg.convs_per_stage, cfg.fc, cfg.dropout,
+                   cfg.batchnorm, cfg.mean, cfg.std, cfg.kernel)
+
+
+def build(run_config):
+    """The model a run folder describes (config.json: model section + data input_shape/num_classes)."""
+    cfg = config_from_dict(Config, run_config["model"], "model config")
+    data = run_config["data"]
+    return make(cfg, data["input_shape"], data["num_classes"])
+
+
+def mnist_style(grey):
+    """A (H, W) uint8 picture of one digit -> (28, 28) uint8 as MNIST was made (LeCun et al. 1998, III.A).
+
+    Dark ink on light paper is inverted to MNIST's light-on-dark; the digit is cropped to its
+    bounding box, scaled (aspect ratio kept, anti-aliased) to fit a 20x20 box, and placed in a
+    28x28 field so that its centre of mass is at the centre.
+    """
+    from PIL import Image
+
+    g = grey.astype(np.float32)
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    if np.median(border) > 127:  # light background: dark-on-light writing
+        g = 255 - g
+    lo = np.percentile(g, 5)  # the paper's level: remove uneven background, stretch the ink
+    g = np.clip(g - lo, 0, None)
+    hi = g.max()
+    if hi <= 0:
+        return np.zeros((28, 28), np.uint8)  # blank picture: nothing to read
+    g = g * (255.0 / hi)
+    ys, xs = np.nonzero(g > 0.2 * 255)
+    crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]  # (h, w): bounding box of the ink
+    h, w = crop.shape
+    s = 20.0 / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((nw, nh), Image.LANCZOS))
+    small = np.clip(small, 0, 255)
+    # centre of mass of the 20x20 digit goes to (14, 14)
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(nh)).sum() / total
+    cx = (small.sum(0) * np.arange(nw)).sum() / total
+    top = int(np.clip(round(14 - cy), 0, 28 - nh))
+    left = int(np.clip(round(14 - cx), 0, 28 - nw))
+    out = np.zeros((28, 28), np.float32)
+    out[top:top + nh, left:left + nw] = small
+    return np.rint(out).astype(np.uint8)
+
+
+def prepare_image(rgb, input_shape, digits=None):
+    """A (H, W, 3) uint8 picture of any size -> (C, H', W') uint8 tensor that a net of `input_shape` reads.
+
+    One channel at 28x28 (a digit net) gets `mnist_style`; other shapes are resized (whole
+    picture, anti-aliased) to the net's H' x W', grey or RGB as it needs. `digits` forces
+    (True) or skips (False) the MNIST-style preparation.
+    """
+    from PIL import Image
+
+    c, h, w = input_shape
+    if digits is None:
+        digits = c == 1 and (h, w) == (28, 28)
+    if digits:
+        grey = np.asarray(Image.fromarray(rgb).convert("L"))  # (H, W): ITU-R 601 luma
+        return torch.from_numpy(mnist_style(grey))[None]  # (1, 28, 28)
+    im = Image.fromarray(rgb).convert("L" if c == 1 else "RGB").resize((w, h), Image.LANCZOS)
+    a = np.asarray(im)
+    if c == 1:
+        a = a[:, :, None]  # (h, w) -> (h, w, 1)
+    return torch.from_numpy(np.array(a.transpose(2, 0, 1)))  # (H, W, C) -> (C, H, W), a writable copy
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
