@@ -36,6 +36,8 @@ EXPERIMENTS = {
     "convnet_mnist": "deepnet.experiments.convnet_mnist",
     "fig2_feature_maps": "deepnet.experiments.fig2_feature_maps",
     "convnet_vs_mlp_invariance": "deepnet.experiments.convnet_vs_mlp_invariance",
+    "convnet_cifar10": "deepnet.experiments.convnet_cifar10",
+    "dropout_augmentation": "deepnet.experiments.dropout_augmentation",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).

@@ -155,3 +155,19 @@ def test_unreadable_picture_is_a_one_line_error(tmp_path):
     bad.write_bytes(b"hello")
     with pytest.raises(DataError, match="not_an_image.png"):
         load_image(bad)
+
+
+def test_fast_path_pieces_run_on_cpu():
+    """bf16 autocast + channels-last + on-device augmentation: the GPU path's pieces, exercised on the CPU."""
+    from deepnet.data.augment import natural_augment
+
+    seed_everything(0)
+    net = convnet.ConvNet((3, 32, 32), 10, channels=(8, 16), fc=(16,), batchnorm=True).to(
+        memory_format=torch.channels_last)
+    x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    x, y = natural_augment(4, True, 8)(x, torch.arange(8))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z, loss = net(x, y)
+    assert z.dtype == torch.bfloat16 and torch.isfinite(loss)
+    loss.backward()
+    assert net.layers.conv1_1.weight.grad.is_contiguous(memory_format=torch.channels_last)

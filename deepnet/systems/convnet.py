@@ -56,6 +56,7 @@ class Config:
     batchnorm: bool = False  # batch normalisation after each convolution (stages only)
     mean: tuple[float, ...] = (0.5,)  # per-channel mean of the [0, 1] pixels, subtracted first
     std: tuple[float, ...] = (0.25,)  # per-channel std of the [0, 1] pixels, divided by
+    label_smoothing: float = 0.0  # target mass spread over all classes in the loss (Szegedy et al. 2016)
 
 
 class _Normalise(nn.Module):
@@ -79,6 +80,8 @@ class _Normalise(nn.Module):
 class _Classifier(nn.Module):
     """Shared tail: normalise input, run `self.layers`, return (scores, loss)."""
 
+    label_smoothing = 0.0
+
     def _first_weight(self):
         return next(p for p in self.parameters() if p.ndim == 4)
 
@@ -89,7 +92,8 @@ class _Classifier(nn.Module):
             # the model was put in channels_last (fast convolutions on GPUs): follow it
             x = x.contiguous(memory_format=torch.channels_last)
         z = self.layers(x)  # (B, num_classes)
-        loss = F.cross_entropy(z, y) if y is not None else None  # E = -log softmax(z)[y], batch mean
+        # E = -sum_k q_k log softmax(z)_k, q = (1 - eps) onehot(y) + eps / K; eps = 0: -log softmax(z)[y]
+        loss = F.cross_entropy(z, y, label_smoothing=self.label_smoothing) if y is not None else None
         return z, loss
 
     @torch.no_grad()
@@ -278,9 +282,12 @@ class LeNet5(_Classifier):
 def make(cfg, in_shape, num_classes):
     """The net a Config describes, for inputs of `in_shape` (C, H, W) and `num_classes` classes."""
     if cfg.arch == "lenet5":
-        return LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
-    return ConvNet(tuple(in_shape), num_classes, cfg.channels, cfg.convs_per_stage, cfg.fc, cfg.dropout,
-                   cfg.batchnorm, cfg.mean, cfg.std, cfg.kernel)
+        net = LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
+    else:
+        net = ConvNet(tuple(in_shape), num_classes, cfg.channels, cfg.convs_per_stage, cfg.fc, cfg.dropout,
+                      cfg.batchnorm, cfg.mean, cfg.std, cfg.kernel)
+    net.label_smoothing = cfg.label_smoothing
+    return net
 
 
 def build(run_config):

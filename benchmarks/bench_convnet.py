@@ -1,0 +1,182 @@
+"""ConvNet speed: time to a target accuracy, and training images/s against a plain PyTorch loop.
+
+CPU (always):
+  1. time_to_99: wall time from process start (a fresh Python process: imports, data loading,
+     training, test) to a test accuracy of 0.990 on MNIST, with one fixed recipe (below) run
+     once; the accuracy it reached is reported beside the time, and a miss says so.
+  2. images/s of deepnet's path (`fit` + `systems.convnet.ConvNet`, channels-last memory, the
+     engine's validation and checkpoints included) against `reference_loop`, a plain PyTorch
+     loop over the same architecture written out here with nn.Sequential, NCHW, torch's
+     default threads. Same data, epochs, batch size and device in this one process; ratio =
+     reference time / deepnet time (above 1.0: deepnet is faster).
+GPU (when CUDA is present; not measured on the 2-core development machines):
+  3. CIFAR-10 (the shared JPEG copy) wall time to 0.905 test accuracy, deepnet's path with
+     bf16 autocast, channels-last, data resident on the device and torch.compile (compile time
+     counted separately), and airbench94 (PyPI `airbench`) in the same run when it is installed.
+  4. MNIST time to 0.990 on the GPU.
+
+    .venv/bin/python benchmarks/bench_convnet.py [--skip-time-to-99] [--epochs 1] [--repeats 2]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from deepnet.core.runtime import environment, pick_device, seed_everything
+
+# The fixed CPU recipe for time_to_99 (chosen on MNIST validation accuracy during development):
+# a two-stage ConvNet, one epoch of one-cycle Nesterov SGD, no augmentation.
+RECIPE = dict(channels=(16, 32), fc=(128,), batchnorm=True, epochs=1, batch_size=64, lr=0.1)
+
+TIME_TO_99 = r"""
+import time, sys
+t0 = float(sys.argv[1])
+import tempfile, torch
+from dataclasses import asdict
+from deepnet.core.runtime import seed_everything
+from deepnet.core.train import TrainConfig, fit
+from deepnet.data import mnist
+from deepnet.systems import convnet
+from deepnet.experiments.convnet_mnist import idle_threads
+R = eval(sys.argv[2])
+threads = idle_threads()
+torch.set_num_threads(threads)
+data = mnist.load(seed=0)
+seed_everything(0)
+mcfg = convnet.Config(channels=R["channels"], fc=R["fc"], batchnorm=R["batchnorm"], mean=(0.1307,), std=(0.3081,))
+model = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
+cfg = TrainConfig(epochs=R["epochs"], batch_size=R["batch_size"], lr=R["lr"], nesterov=True, schedule="onecycle",
+                  warmup=0.1, monitor="accuracy", device=sys.argv[3], progress=False, threads=threads,
+                  eval_batch_size=1000)
+r = fit(model, data, cfg, tempfile.mkdtemp() + "/run", {"system": "convnet", "model": asdict(mcfg), "data": data.info()})
+print({"test_accuracy": r["test"]["accuracy"], "seconds_from_start": time.time() - t0, "threads": threads,
+       "train_seconds": r["seconds"]})
+"""
+
+
+def time_to_99(device="cpu"):
+    """Run the recipe in a fresh process; wall time from just before it starts to its last line."""
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", TIME_TO_99, str(t0), repr(RECIPE), device], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    wall = time.time() - t0
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    res = eval(out.stdout.strip().splitlines()[-1])  # a dict literal printed by our own child
+    res["wall_seconds"] = wall
+    res["reached_0.990"] = res["test_accuracy"] >= 0.990
+    return res
+
+
+def reference_model(channels, fc, in_ch=1, size=28, num_classes=10):
+    """The same layers as ConvNet(channels, fc, batchnorm=True), written out with nn.Sequential."""
+    layers, c = [], in_ch
+    for width in channels:
+        layers += [nn.Conv2d(c, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+        c, size = width, size // 2
+    layers.append(nn.Flatten())
+    width = c * size * size
+    for units in fc:
+        layers += [nn.Linear(width, units), nn.ReLU()]
+        width = units
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+def reference_loop(model, x_all, y_all, epochs, batch_size, lr, device):
+    """The plain loop: shuffle, slice, scale pixels, forward, cross-entropy, backward, step."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+    for _ in range(epochs):
+        order = torch.randperm(len(x_all))
+        for i in range(0, len(x_all), batch_size):
+            idx = order[i:i + batch_size]
+            x = (x_all[idx].to(device).float() / 255 - 0.1307) / 0.3081
+            loss = F.cross_entropy(model(x), y_all[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def images_per_s(epochs, repeats, device, n_train):
+    from dataclasses import asdict
+
+    from deepnet.core.train import TrainConfig, fit
+    from deepnet.data import mnist
+    from deepnet.systems import convnet
+
+    data = mnist.load(seed=0)
+    data.train = type(data.train)(data.train.x[:n_train], data.train.y[:n_train])
+    n = len(data.train) * epochs
+    times = {"reference": [], "deepnet": []}
+    for _ in range(repeats):  # interleaved, best of N: load from other processes hits both alike
+        seed_everything(0)
+        m = reference_model(RECIPE["channels"], RECIPE["fc"]).to(device)
+        t = time.perf_counter()
+        reference_loop(m, data.train.x, data.train.y, epochs, RECIPE["batch_size"], RECIPE["lr"], device)
+        times["reference"].append(time.perf_counter() - t)
+
+        seed_everything(0)
+        mcfg = convnet.Config(channels=RECIPE["channels"], fc=RECIPE["fc"], batchnorm=True, mean=(0.1307,),
+                              std=(0.3081,))
+        m = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
+        cfg = TrainConfig(epochs=epochs, batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], nesterov=True,
+                          schedule="onecycle", warmup=0.1, device=str(device), progress=False,
+                          threads=torch.get_num_threads(), eval_batch_size=1000)
+        tmp = tempfile.mkdtemp()
+        t = time.perf_counter()
+        fit(m, data, cfg, tmp + "/run", {"system": "convnet", "model": asdict(mcfg), "data": data.info()})
+        times["deepnet"].append(time.perf_counter() - t)
+    best = {k: min(v) for k, v in times.items()}
+    return {"train_images": n, "reference_images_per_s": n / best["reference"],
+            "deepnet_images_per_s": n / best["deepnet"], "ratio_deepnet_over_reference": best["reference"] / best["deepnet"],
+            "note": "deepnet's time includes a validation pass (5,000 images) per epoch, checkpoints and the test pass"}
+
+
+def gpu_section():
+    """CIFAR-10 time to 0.905 and MNIST time to 0.990 on CUDA, with airbench94 alongside when installed."""
+    if not torch.cuda.is_available():
+        return {"skipped": "no CUDA device here: GPU numbers were not measured"}
+    out = {"mnist_time_to_99": time_to_99("cuda")}
+    try:
+        import airbench  # noqa: F401  (PyPI package `airbench`)
+
+        out["airbench"] = "installed: run its airbench94 script on the same data copy to compare"
+    except ImportError:
+        out["airbench"] = "not installed (pip install airbench) - no comparison measured"
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--epochs", type=int, default=1, help="epochs for the images/s comparison")
+    ap.add_argument("--n-train", type=int, default=20000, help="training images for the images/s comparison")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--skip-time-to-99", action="store_true")
+    args = ap.parse_args()
+    load = os.getloadavg()
+    report = {"benchmark": "convnet", "load_average_at_start": [round(v, 2) for v in load]}
+    if not args.skip_time_to_99:
+        report["cpu_time_to_99"] = time_to_99("cpu")
+    from deepnet.experiments.convnet_mnist import idle_threads
+
+    torch.set_num_threads(idle_threads())
+    report["cpu_images_per_s"] = images_per_s(args.epochs, args.repeats, pick_device("cpu"), args.n_train)
+    report["gpu"] = gpu_section()
+    env = environment("cpu")
+    report.update({"cpu": env["cpu"], "cpu_count": env["cpu_count"], "threads": torch.get_num_threads(),
+                   "torch": env["torch"], "load_average_at_end": [round(v, 2) for v in os.getloadavg()]})
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
