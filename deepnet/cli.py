@@ -6,6 +6,7 @@
     deepnet train --resume DIR            continue a run from its last checkpoint
     deepnet eval --run DIR                evaluate a trained model
     deepnet classify --run DIR IMAGE...   top-5 classes of your own pictures by a trained image classifier
+    deepnet answer --run DIR --story FILE --question "Where is Mary?"   a memory network answers, showing its attention
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
     deepnet data list | verify NAME...
     deepnet experiments                   list the experiments and their claims
@@ -38,6 +39,8 @@ EXPERIMENTS = {
     "convnet_vs_mlp_invariance": "deepnet.experiments.convnet_vs_mlp_invariance",
     "convnet_cifar10": "deepnet.experiments.convnet_cifar10",
     "dropout_augmentation": "deepnet.experiments.dropout_augmentation",
+    "babi_memn2n": "deepnet.experiments.babi_memn2n",
+    "babi_hops": "deepnet.experiments.babi_hops",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
@@ -287,6 +290,38 @@ def cmd_classify(argv, command):
     return 1 if failed else 0
 
 
+def cmd_answer(argv, command):
+    """A trained memory network answers a question about a story, showing what each hop attended to."""
+    from deepnet import load_run
+    from deepnet.systems import memory_network
+
+    p = ArgumentParser(prog="deepnet answer",
+                       description="Answer a question about a story (one sentence per line) with a trained memory network.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder of a memory network (e.g. runs/quick/babi_memn2n/model)")
+    p.add_argument("--story", required=True, metavar="FILE", help="text file, one sentence per line (bAbI line ids allowed)")
+    p.add_argument("--question", required=True, help='the question, e.g. "Where is the milk?"')
+    p.add_argument("--top", type=int, default=3, help="sentences shown per hop (default: 3)")
+    args = p.parse_args(argv)
+    model = load_run(args.run)
+    if model.run_config.get("system") != "memory_network":
+        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run, not a memory network")
+    try:
+        sentences = memory_network.read_story(args.story)
+        result = memory_network.answer(model, sentences, args.question)
+    except FileNotFoundError:
+        raise ConfigError(f"--story {args.story}: file not found") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--story/--question: {e}") from None
+    for note in result["notes"]:
+        print(f"deepnet: warning: {note}", file=sys.stderr)
+    print(f"answer: {result['answer']} (p = {result['probability']:.3f})")
+    for k, hop in enumerate(result["hops"], 1):
+        print(f"hop {k}:")
+        for sentence, weight in hop[:args.top]:
+            print(f"  {weight:.3f}  {sentence}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # report / data
 
@@ -360,6 +395,7 @@ def cmd_data(argv, command):
 COMMANDS = {
     "reproduce": cmd_reproduce, "demo": cmd_demo, "experiments": cmd_experiments, "train": cmd_train,
     "eval": cmd_eval, "report": cmd_report, "data": cmd_data, "classify": cmd_classify,
+    "answer": cmd_answer,
 }
 
 

@@ -1,0 +1,306 @@
+"""End-to-end memory network (Sukhbaatar, Szlam, Weston & Fergus 2015, "End-To-End Memory Networks").
+
+The review ("Recurrent neural networks"): RNNs augmented with an explicit memory; a memory
+network is shown a story and later answers questions about it, including questions whose
+answer needs several facts chained together. MemN2N reads its memory with soft attention, so
+the whole system trains end to end by backpropagation from the answer alone (no supervision of
+which sentences matter).
+
+One hop, for a story of sentences x_1..x_n (most recent first) and a question q:
+
+    m_i = Σ_j l_j ⊙ A x_ij + T_A(i)          memory vectors (input embedding A)
+    c_i = Σ_j l_j ⊙ C x_ij + T_C(i)          output vectors (output embedding C)
+    u   = Σ_j l_j ⊙ B q_j                    the question's internal state
+    p_i = softmax(u^T m_i)                   attention over the memories
+    o   = Σ_i p_i c_i                        what is read
+    u^{k+1} = u^k + o^k                      the next hop's state
+    â   = softmax(W(o^K + u^K)) = softmax(W u^{K+1})
+
+with position encoding l_kj = (1 − j/J) − (k/d)(1 − 2j/J) (j: word position 1..J in a J-word
+sentence, k: embedding dimension 1..d), temporal encoding T (a learned vector per memory slot,
+slot i meaning "i sentences before the question"), and adjacent weight tying: A^{k+1} = C^k,
+B = A^1, W^T = C^K (K+1 embedding matrices E_0..E_K, A^k = E_{k-1}, C^k = E_k; the temporal
+tables tie the same way).
+
+Training tricks of the paper, all here: linear start (LS: the attention softmaxes removed until
+the validation loss stops falling, then put back), random noise (RN: 10% empty memories inserted
+into training stories, so temporal encoding cannot lean on exact positions), gradient clipping
+(norm 40 on the batch-summed cost) and the learning rate halved every 25 epochs. The attention of
+every hop is returned by `attend`, not thrown away, and `answer` turns text into ids and back.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from deepnet.core.config import config_from_dict
+from deepnet.core.train import accuracy
+from deepnet.core.train import fit as engine_fit
+from deepnet.data import babi
+
+
+@dataclass
+class Config:
+    """An end-to-end memory network (Sukhbaatar et al. 2015) with K hops over a story."""
+
+    d: int = 20  # embedding dimension (the paper: 20 for single tasks, 50 for joint training)
+    hops: int = 3  # K, the number of memory hops
+    position_encoding: bool = True  # PE: weight word j of a J-word sentence by l_j (else bag of words)
+    temporal_encoding: bool = True  # add a learned vector per memory slot (how long ago the sentence was)
+    noise: float = 0.1  # RN: fraction of empty memories inserted into training stories (0: off)
+    init_std: float = 0.1  # weights start from N(0, init_std^2), as in the paper
+    linear_start: int = 20  # LS: at most this many epochs without the attention softmax first (0: off)
+    linear_start_patience: int = 4  # LS ends after this many epochs without a lower validation loss
+    linear_start_lr: float = 0.5  # LS learning rate as a fraction of --lr (the paper: 0.005 vs 0.01)
+
+
+def position_encoding(lengths, J, d):
+    """l (..., J, d): l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for words j ≤ J_s of each sentence, 0 beyond.
+
+    lengths (...,): words in each sentence (J_s, the paper's J); J: padded length; d: embedding size.
+    """
+    j = torch.arange(1, J + 1, device=lengths.device, dtype=torch.float32)  # (J,)
+    k = torch.arange(1, d + 1, device=lengths.device, dtype=torch.float32)  # (d,)
+    Js = lengths.clamp(min=1).float()[..., None, None]  # (..., 1, 1)
+    jJ = j[:, None] / Js  # (..., J, 1): j / J
+    l = (1 - jJ) - (k / d) * (1 - 2 * jJ)  # (..., J, d)
+    return l * (j[:, None] <= Js)  # padding words weigh nothing
+
+
+class MemN2N(nn.Module):
+    """x (B, 1 + M, J) word ids (row 0 the question, rows 1..M the story, most recent first) -> (B, V) scores."""
+
+    def __init__(self, vocab_size, memory_size, sentence_size, d=20, hops=3, position_encoding=True,
+                 temporal_encoding=True, noise=0.1, init_std=0.1):
+        super().__init__()
+        self.V, self.M, self.J, self.d, self.K = vocab_size, memory_size, sentence_size, d, hops
+        self.pe, self.te, self.noise = position_encoding, temporal_encoding, noise
+        self.linear_start = False  # LS: attention without softmax (set by `fit` during its first phase)
+        # adjacent tying: E_0 = B = A^1, E_k = C^k = A^{k+1}, E_K = C^K = W^T
+        self.E = nn.ModuleList(nn.Embedding(vocab_size, d, padding_idx=0) for _ in range(hops + 1))
+        self.T = nn.Parameter(torch.empty(hops + 1, memory_size, d))  # T_k: temporal vectors of E_k
+        for emb in self.E:
+            nn.init.normal_(emb.weight, 0.0, init_std)
+            with torch.no_grad():
+                emb.weight[0].zero_()  # <pad> embeds to 0 (and padding_idx keeps its gradient 0)
+        nn.init.normal_(self.T, 0.0, init_std)
+        if not temporal_encoding:
+            self.T.requires_grad_(False)
+            with torch.no_grad():
+                self.T.zero_()
+
+    def _bags(self, words, upto=None):
+        """Σ_j l_j ⊙ E_k x_j for k = 0..upto (default K): sentences (..., J) -> (..., upto + 1, d).
+
+        One lookup in the K+1 tables side by side, (V, (K+1)d), instead of K+1 lookups.
+        """
+        n = (self.K if upto is None else upto) + 1
+        table = torch.cat([e.weight for e in self.E[:n]], 1)  # (V, n*d)
+        e = F.embedding(words, table)  # (..., J, n*d)
+        if not self.pe:
+            return e.sum(-2).unflatten(-1, (n, self.d))  # bag of words, (..., n, d)
+        # l_kj = a_j + (k/d) b_j with a_j = 1 − j/J, b_j = −(1 − 2j/J): two weighted sums over the
+        # words (a batched matmul) instead of multiplying every word vector by l (same numbers, faster)
+        J = words.shape[-1]
+        lengths = words.ne(0).sum(-1).clamp(min=1).float()[..., None]  # (..., 1)
+        j = torch.arange(1, J + 1, device=words.device, dtype=torch.float32)  # (J,)
+        inside = (j <= lengths).float()  # (..., J): padding words weigh nothing
+        a = (1 - j / lengths) * inside  # (..., J)
+        b = -(1 - 2 * j / lengths) * inside  # (..., J)
+        ab = torch.stack([a, b], -2)  # (..., 2, J)
+        sums = (ab @ e).unflatten(-1, (n, self.d))  # (..., 2, n, d): Σ_j a_j e_j and Σ_j b_j e_j
+        k = torch.arange(1, self.d + 1, device=words.device, dtype=torch.float32) / self.d  # (d,)
+        return sums[..., 0, :, :] + k * sums[..., 1, :, :]  # (..., n, d)
+
+    def _slots(self, valid):
+        """Time index t (B, S) and mask (B, S) of every memory slot; with RN, empty slots too.
+
+        Without noise the slots are the M story rows with t_i = i. With noise (training only),
+        an empty memory is inserted just before sentence i with probability `noise`: sentence
+        i moves to t_i = i + (empties before it), the empty one takes t_i − 1, and whatever is
+        pushed past the memory size falls out, as with a real longer story. S = 2N.
+        """
+        B, N = valid.shape  # N <= M: the slots this batch uses
+        M = self.M
+        i = torch.arange(N, device=valid.device).expand(B, N)  # (B, N)
+        if not (self.training and self.noise > 0):
+            return i, valid
+        z = torch.rand(B, N, device=valid.device) < self.noise  # an empty memory before sentence i
+        t = i + z.long().cumsum(1)  # (B, N) shifted time of each sentence
+        t_empty = t - 1  # (B, N) time of the empty memory before it
+        keep = valid & (t < M)
+        keep_empty = z & valid & (t_empty < M)
+        return torch.cat([t.clamp(max=M - 1), t_empty.clamp(max=M - 1)], 1), torch.cat([keep, keep_empty], 1)
+
+    def attend(self, x):
+        """(scores (B, V), attention (B, K, M)): the answer scores and, per hop k, p^k over the story slots."""
+        x = x.long()
+        q, story = x[:, 0], x[:, 1:]  # (B, J), (B, M, J)
+        B, M, _ = story.shape
+        if M > self.M:
+            raise ValueError(f"story has {M} memory slots, the model {self.M}")
+        valid = story.ne(0).any(-1)  # (B, M): slots holding a sentence (a prefix: most recent first)
+        N = max(1, int(valid.sum(1).max()))  # slots past every story of the batch are empty: skip them
+        story, valid = story[:, :N], valid[:, :N]  # (B, N, J), (B, N)
+        t, mask = self._slots(valid)  # (B, S), S = N or 2N with RN
+        S = t.shape[1]
+        bags = self._bags(story)  # (B, N, K+1, d)
+        if S > N:  # RN: the empty memories have no words, only their temporal vector
+            bags = torch.cat([bags, bags.new_zeros(B, S - N, self.K + 1, self.d)], 1)  # (B, S, K+1, d)
+        u = self._bags(q, upto=0)[:, 0]  # u^1 = Σ_j l_j ⊙ B q_j, (B, d)
+        attention = []
+        for k in range(self.K):
+            m = bags[:, :, k] + self.T[k][t]  # m_i = Σ_j l_j ⊙ A x_ij + T_A(i), (B, S, d)
+            c = bags[:, :, k + 1] + self.T[k + 1][t]  # c_i = Σ_j l_j ⊙ C x_ij + T_C(i), (B, S, d)
+            logits = torch.einsum("bsd,bd->bs", m, u)  # u^T m_i, (B, S)
+            if self.linear_start:
+                p = logits * mask  # LS: no softmax, empty slots still read nothing
+            else:
+                p = logits.masked_fill(~mask, float("-inf")).softmax(-1)  # p_i = softmax(u^T m_i)
+                p = torch.nan_to_num(p)  # a story with no sentence reads nothing rather than NaN
+            o = torch.einsum("bs,bsd->bd", p, c)  # o = Σ_i p_i c_i, (B, d)
+            u = u + o  # u^{k+1} = u^k + o^k
+            attention.append(F.pad(p[:, :N], (0, M - N)))  # (B, M): the skipped slots read 0
+        scores = u @ self.E[self.K].weight.T  # W(o^K + u^K) with W^T = C^K, (B, V)
+        return scores, torch.stack(attention, 1)  # (B, V), (B, K, M)
+
+    def forward(self, x, y=None):
+        scores, _ = self.attend(x)
+        loss = F.cross_entropy(scores, y) if y is not None else None  # −log â[y], batch mean
+        return scores, loss
+
+
+def build(run_config):
+    """The model a run folder describes (model section + data vocabulary and shapes)."""
+    cfg = config_from_dict(Config, run_config["model"], "model config")
+    data = run_config["data"]
+    return MemN2N(len(data["classes"]), data["memory_size"], data["sentence_size"], cfg.d, cfg.hops,
+                  cfg.position_encoding, cfg.temporal_encoding, cfg.noise, cfg.init_std)
+
+
+def paper_train_config(**changes):
+    """The paper's schedule for single tasks as a TrainConfig (Sukhbaatar et al. 2015, section 4.2).
+
+    Paper: SGD, η = 0.01 halved every 25 epochs for 100 epochs, batch 32 with the cost summed
+    (not averaged) over the batch, gradients of norm > 40 rescaled to 40, no momentum or decay.
+    The engine averages the loss over the batch, so the same updates are lr = 0.01 × 32 and
+    clip = 40 / 32 on the mean.
+    """
+    from deepnet.core.train import TrainConfig
+
+    base = dict(epochs=100, batch_size=32, optimizer="sgd", lr=0.01 * 32, momentum=0.0, schedule="step",
+                step_epochs=25, step_gamma=0.5, clip_grad=40 / 32, monitor="accuracy", device="cpu",
+                progress=False, log_every=1000)
+    return TrainConfig(**{**base, **changes})
+
+
+def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, augment=None):
+    """Train with linear start, then with the softmaxes: two runs of the engine's `fit`.
+
+    Phase 1 (LS, when model config linear_start > 0): attention without softmax, constant rate
+    linear_start_lr × lr, until the validation loss has not fallen for linear_start_patience
+    epochs (at most linear_start epochs); folder run_dir/linear_start, whose "test" part is the
+    validation part (the test set is not read for a model that is not final).
+    Phase 2: softmaxes back, from phase 1's best weights, cfg's full schedule; run_dir is then
+    an ordinary run folder (config.json, best.pt, checkpoint.pt, metrics.jsonl).
+    Returns phase 2's result, with "linear_start" holding phase 1's history.
+    """
+    mcfg = config_from_dict(Config, run_config["model"], "model config")
+    run_dir = Path(run_dir)
+    ls_dir = run_dir / "linear_start"
+    phase1 = None
+    main_started = resume and (run_dir / "checkpoint.pt").exists()
+    if mcfg.linear_start > 0 and not main_started:
+        ls_cfg = dataclasses.replace(cfg, epochs=mcfg.linear_start, lr=cfg.lr * mcfg.linear_start_lr,
+                                     schedule="constant", warmup=0.0, monitor="loss",
+                                     patience=mcfg.linear_start_patience)
+        ls_resume = resume and (ls_dir / "checkpoint.pt").exists()
+        model.linear_start = True
+        try:
+            phase1 = engine_fit(model, dataclasses.replace(data, test=data.val), ls_cfg, ls_dir,
+                                {**run_config, "phase": "linear_start"}, resume=ls_resume, metrics=metrics,
+                                augment=augment)
+        finally:
+            model.linear_start = False
+        from deepnet.core.checkpoint import load_checkpoint, load_model_state
+
+        best = load_checkpoint(ls_dir / "best.pt", system=run_config.get("system"))
+        load_model_state(model, best["model"], str(ls_dir / "best.pt"))
+    result = engine_fit(model, data, cfg, run_dir, run_config, resume=main_started, metrics=metrics, augment=augment)
+    if phase1 is not None:
+        result["linear_start"] = {"history": phase1["history"], "best": phase1["best"], "seconds": phase1["seconds"]}
+        result["seconds"] += phase1["seconds"]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Text in, answer and attention out
+
+
+def encode(sentences, question, vocab, memory_size, sentence_size):
+    """(x (1, 1 + M, J) ids, notes): a story (list of sentence strings, oldest first) and a question.
+
+    notes: plain-language warnings: words outside the vocabulary (mapped to <unk>), a story
+    longer than the memory (its most recent sentences kept), sentences cut to J words.
+    """
+    word_to_id = {w: i for i, w in enumerate(vocab)}
+    story = [babi.tokenize(s) for s in sentences]
+    story = [s for s in story if s]
+    q = babi.tokenize(question)
+    if not q:
+        raise ValueError("the question has no words")
+    notes = []
+    unknown = sorted({w for s in story + [q] for w in s if w not in word_to_id})
+    if unknown:
+        notes.append(f"word(s) outside the trained vocabulary, read as {babi.UNK}: {', '.join(unknown)}")
+    if len(story) > memory_size:
+        notes.append(f"the story has {len(story)} sentences and the memory holds {memory_size}: "
+                     f"the {memory_size} most recent are kept, the first {len(story) - memory_size} dropped")
+    long = [i + 1 for i, s in enumerate(story + [q]) if len(s) > sentence_size]
+    if long:
+        notes.append(f"sentence(s) {long} have more than {sentence_size} words: the rest is not read")
+    ex = babi.Example(story, q, babi.PAD, [])
+    x, _, _ = babi.pack([ex], word_to_id, memory_size, sentence_size)
+    return x, notes
+
+
+@torch.no_grad()
+def answer(model, sentences, question):
+    """Answer a question about a story with a trained model.
+
+    Returns {"answer", "probability", "hops": [[(sentence, weight), ...] per hop, heaviest first],
+    "notes"}; sentences are those kept in memory, as given.
+    """
+    info = model.run_config["data"]
+    vocab, M = info["classes"], info["memory_size"]
+    x, notes = encode(sentences, question, vocab, M, info["sentence_size"])
+    kept = [s for s in sentences if babi.tokenize(s)][-M:][::-1]  # slot order: most recent first
+    model.eval()
+    scores, attention = model.attend(x.to(next(model.parameters()).device))
+    probs = scores[0].float().softmax(-1)
+    probs[:2] = 0  # never answer <pad> or <unk>
+    best = int(probs.argmax())
+    hops = []
+    for k in range(attention.shape[1]):
+        w = attention[0, k, :len(kept)].tolist()
+        hops.append(sorted(zip(kept, w), key=lambda p: -p[1]))
+    return {"answer": vocab[best], "probability": float(probs[best]), "hops": hops, "notes": notes}
+
+
+def read_story(path):
+    """Sentences of a story file: one per line; bAbI line ids and question lines are skipped."""
+    lines = []
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or "\t" in line or line.endswith("?"):
+            continue
+        head, _, rest = line.partition(" ")
+        lines.append(rest if head.isdigit() and rest else line)
+    if not lines:
+        raise ValueError(f"{path}: no sentences")
+    return lines
+

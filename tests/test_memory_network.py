@@ -1,0 +1,132 @@
+"""End-to-end memory network: position encoding, attention, noise, training on task 1, answering text."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from deepnet import load_run
+from deepnet.cli import main
+from deepnet.data import babi
+from deepnet.systems import memory_network as mn
+
+
+def test_position_encoding_shapes_and_values():
+    lengths = torch.tensor([[3, 5], [1, 0]])  # (2, 2) sentences
+    l = mn.position_encoding(lengths, J=6, d=4)
+    assert l.shape == (2, 2, 6, 4)
+    # l_kj = (1 - j/J) - (k/d)(1 - 2j/J), J the sentence's own length
+    J, j, k, d = 5, 2, 3, 4
+    assert l[0, 1, j - 1, k - 1].item() == pytest.approx((1 - j / J) - (k / d) * (1 - 2 * j / J))
+    assert l[0, 0, 3:].eq(0).all()  # words past a 3-word sentence weigh nothing
+    # the last word of a sentence: j = J gives l = k/d
+    assert torch.allclose(l[0, 1, 4], torch.arange(1, 5) / 4)
+
+
+def _model(V=12, M=6, J=5, **kw):
+    torch.manual_seed(0)
+    return mn.MemN2N(V, M, J, **{"d": 8, "hops": 3, **kw})
+
+
+def _batch(B=4, M=6, J=5, V=12):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(2, V, (B, 1 + M, J), generator=g)
+    x[:, :, 4] = 0  # sentences of 4 words
+    x[1, 4:] = 0  # example 1: a story of 3 sentences
+    return x
+
+
+def test_fast_bags_equal_the_written_formula():
+    m = _model()
+    words = _batch()[:, 1:]
+    l = mn.position_encoding(words.ne(0).sum(-1), words.shape[-1], m.d)
+    ref = torch.stack([(m.E[k](words) * l).sum(-2) for k in range(m.K + 1)], -2)  # Σ_j l_j ⊙ E_k x_j
+    assert torch.allclose(m._bags(words), ref, atol=1e-6)
+
+
+def test_attention_is_returned_per_hop_and_ignores_empty_slots():
+    m = _model().eval()
+    x = _batch()
+    scores, attention = m.attend(x)
+    assert scores.shape == (4, 12) and attention.shape == (4, 3, 6)
+    assert torch.allclose(attention.sum(-1), torch.ones(4, 3))
+    assert attention[1, :, 3:].eq(0).all()  # example 1 has 3 sentences
+    out, loss = m(x, torch.tensor([2, 3, 4, 5]))
+    assert torch.equal(out, scores) and loss.ndim == 0
+    loss.backward()
+    assert m.E[0].weight.grad[0].eq(0).all()  # <pad> never learns
+
+
+def test_random_noise_shifts_time_but_not_at_evaluation():
+    m = _model(noise=0.5).train()
+    valid = torch.tensor([[True] * 4 + [False] * 2])
+    torch.manual_seed(3)
+    t, mask = m._slots(valid)
+    assert t.shape == (1, 12) and mask[0, :4].sum() >= 1
+    real_t = t[0, :4][mask[0, :4]]
+    assert (real_t[1:] > real_t[:-1]).all()  # order kept, gaps where empty memories went
+    assert not mask[0, 4:6].any()  # padding never becomes a memory
+    m.eval()
+    t, mask = m._slots(valid)
+    assert t.tolist() == [[0, 1, 2, 3, 4, 5]] and torch.equal(mask, valid)
+
+
+def test_linear_start_removes_the_softmax():
+    m = _model().eval()
+    m.linear_start = True
+    _, attention = m.attend(_batch())
+    assert not torch.allclose(attention.sum(-1), torch.ones(4, 3))
+
+
+@pytest.fixture(scope="module")
+def task1_run(tmp_path_factory):
+    """MemN2N trained on bAbI task 1 (180 training stories, 900 questions) for a few epochs."""
+    from conftest import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        pytest.skip("no data folder")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEEPNET_DATA", str(root))
+    torch.set_num_threads(1)
+    data = babi.load(tasks=(1,), seed=0)
+    cfg = dataclasses.replace(mn.Config(), linear_start=0)
+    run_config = {"system": "memory_network", "model": dataclasses.asdict(cfg), "data": {**data.info(), "seed": 0}}
+    torch.manual_seed(0)
+    model = mn.build(run_config)
+    run_dir = tmp_path_factory.mktemp("mn") / "run"
+    result = mn.fit(model, data, mn.paper_train_config(epochs=15, step_epochs=10), run_dir, run_config)
+    yield run_dir, result, data
+    mp.undo()
+
+
+def test_memn2n_learns_task_1_from_a_few_hundred_stories(task1_run):
+    run_dir, result, data = task1_run
+    assert len(data.train) <= 1000
+    assert result["test"]["accuracy"] >= 0.9  # chance is 1/6
+    model = load_run(run_dir)
+    assert model.run_config["data"]["classes"] == data.classes
+
+
+def test_answer_reads_text_warns_on_unknown_words_and_long_stories(task1_run):
+    run_dir, _, data = task1_run
+    model = load_run(run_dir)
+    story = ["Mary went to the kitchen.", "John travelled to the garden.", "Mary moved to the hallway."]
+    out = mn.answer(model, story, "Where is Mary?")
+    assert out["answer"] == "hallway"
+    assert len(out["hops"]) == 3 and out["hops"][0][0][0] in story and not out["notes"]
+    out = mn.answer(model, ["Frodo went to the shire."] + story, "Where is Frodo?")
+    assert "frodo" in out["notes"][0] and "shire" in out["notes"][0]
+    long_story = story * data.memory_size
+    out = mn.answer(model, long_story, "Where is John?")
+    assert any("most recent are kept" in n for n in out["notes"])
+
+
+def test_cli_answer_prints_the_answer_and_each_hop(task1_run, tmp_path, capsys):
+    run_dir, _, _ = task1_run
+    story = tmp_path / "story.txt"
+    story.write_text("1 Daniel went to the office.\n2 Sandra journeyed to the garden.\n3 Where is Daniel?\toffice\t1\n")
+    assert main(["answer", "--run", str(run_dir), "--story", str(story), "--question", "Where is Daniel?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("answer: office") and "hop 3:" in out and "Daniel went to the office." in out
+    assert main(["answer", "--run", str(run_dir), "--story", str(tmp_path / "none.txt"), "--question", "Where?"]) == 2
