@@ -8,7 +8,7 @@
     deepnet classify --run DIR IMAGE...   top-5 classes of your own pictures by a trained image classifier
     deepnet answer --run DIR --story FILE --question "Where is Mary?"   a memory network answers, showing its attention
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
-    deepnet data list | verify NAME...
+    deepnet data list | verify NAME... | fetch NAME... [--to DIR]   (fetch: download with checksums)
     deepnet experiments                   list the experiments and their claims
 
 A DeepnetError (bad flag, unknown name, missing or corrupt data, foreign checkpoint, NaN
@@ -374,10 +374,31 @@ def cmd_report(argv, command):
 def cmd_data(argv, command):
     from deepnet import data as datasets
 
-    p = ArgumentParser(prog="deepnet data", description="List datasets and verify local copies.")
-    p.add_argument("action", choices=["list", "verify"])
+    p = ArgumentParser(prog="deepnet data", description="List datasets, verify local copies, fetch datasets.")
+    p.add_argument("action", choices=["list", "verify", "fetch"])
     p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--to", metavar="DIR", help="fetch into DIR (default: $DEEPNET_DATA when set, else the user "
+                                               "cache); $DEEPNET_MIRROR, when set, is tried before the canonical URLs")
     args = p.parse_args(argv)
+    if args.to and args.action != "fetch":
+        raise ConfigError(f"deepnet data {args.action}: --to is only for fetch")
+    if args.action == "fetch":
+        from deepnet.data import download
+
+        if not args.names:
+            raise ConfigError("deepnet data fetch: name the dataset(s) to fetch, e.g. 'deepnet data fetch mnist'; "
+                              f"known: {', '.join(download.names())}")
+        known = download.names()
+        for n in args.names:  # unknown names fail before any download
+            if n not in known:
+                download.entry(n)
+        for n in args.names:
+            if n in download.EMBEDDED:
+                print(f"{n}: nothing to fetch, {download.EMBEDDED[n]}")
+                continue
+            root = download.fetch(n, root=args.to)
+            print(f"{n}: ready under {root}")
+        return 0
     if args.action == "list":
         for name, m in datasets.DATASETS.items():
             print(f"{name:10s} {datasets.where(name):40s} {m.DESCRIPTION}\n{'':10s} licence: {m.LICENCE}")

@@ -6,6 +6,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 _DEEPNET_DATA = os.environ.get("DEEPNET_DATA")  # read once: some tests unset it
+# The suite never touches the network: loaders that find no data raise instead of fetching
+# (subprocesses inherit this). tests/test_download.py fetches from its own 127.0.0.1 server.
+os.environ["DEEPNET_NO_DOWNLOAD"] = "1"
 
 
 def shared_data_dir():

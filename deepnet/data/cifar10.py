@@ -88,7 +88,7 @@ def read_jpeg_archive(path):
                 labels.append(CLASS_INDEX[match[2]])
                 numbers.append(int(match[3]))
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: corrupt or truncated archive ({e}); {_FIX}") from None
+        raise DataError(f"{path}: corrupt or truncated archive ({store.one_line(e)}); {_FIX}") from None
 
     arrays = {}
     for split, (images, labels, numbers) in parts.items():
@@ -126,7 +126,7 @@ def _decode_jpeg(data, archive, name):
     except DataError:
         raise
     except Exception as e:  # whatever PIL raises on undecodable bytes
-        raise DataError(f"{archive}: member {name} is not a decodable JPEG ({e}); {_FIX}") from None
+        raise DataError(f"{archive}: member {name} is not a decodable JPEG ({store.one_line(e)}); {_FIX}") from None
 
 
 # ------------------------------------------------------------------------ canonical pickles
@@ -140,32 +140,82 @@ def _numpy_reconstruct():
     return _reconstruct
 
 
-class _BatchUnpickler(pickle.Unpickler):
+# A canonical batch is 31 MB; anything far larger is not one (and is not read into memory).
+MAX_BATCH_BYTES = 256 * 2**20
+
+
+class _NDArray:
+    """Stands for numpy.ndarray in a pickle: accepted only as _reconstruct's first argument, so a
+    hostile pickle cannot call ndarray(shape) itself (a huge or object array from a few bytes)."""
+
+    def __new__(cls, *args, **kwargs):
+        raise pickle.UnpicklingError("refusing to call numpy.ndarray directly")
+
+
+def _reconstruct(subtype, shape, typecode):
+    """numpy's pickles always start an array as _reconstruct(ndarray, (0,), b'b'), then set its
+    state from the stored bytes; nothing else is let through."""
+    if subtype is not _NDArray or tuple(shape) != (0,) or typecode not in (b"b", "b"):
+        raise pickle.UnpicklingError("refusing an unusual numpy _reconstruct call")
+    return _numpy_reconstruct()(np.ndarray, (0,), b"b")
+
+
+def _dtype(spec, align=False, copy=False):
+    """numpy.dtype, for plain numbers only (no object, structured or void types)."""
+    dt = np.dtype(spec, bool(align), bool(copy))
+    if dt.kind not in "biuf" or dt.hasobject or dt.fields is not None:
+        raise pickle.UnpicklingError(f"refusing numpy dtype {dt}")
+    return dt
+
+
+def _encode(text, encoding="utf-8"):
+    """_codecs.encode as Python 3 uses it to pickle bytes at protocol 2: latin-1 text only."""
+    if encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with {encoding!r}")
+    return text.encode("latin-1")
+
+
+class _BatchUnpickler(pickle._Unpickler):
     """Unpickler that can build only what CIFAR batches hold: numpy arrays, dicts, lists, bytes,
-    str and ints. Any other global (os.system, builtins.eval, ...) is refused."""
+    str and ints. Any other global (os.system, builtins.eval, ...) is refused.
+
+    The pure-Python unpickler, not the C one: its memo is a dict, where the C unpickler grows an
+    array to whatever index a LONG_BINPUT names (a 30-byte pickle then allocates gigabytes; found
+    by benchmarks/fuzz_parsers.py). Reading from memory, length fields beyond the data fail
+    instead of allocating what they announce.
+    """
 
     def find_class(self, module, name):
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-            return _numpy_reconstruct()
-        if module == "numpy" and name in ("ndarray", "dtype"):
-            return getattr(np, name)
+            return _reconstruct
+        if (module, name) == ("numpy", "ndarray"):
+            return _NDArray
+        if (module, name) == ("numpy", "dtype"):
+            return _dtype
         if (module, name) == ("_codecs", "encode"):  # how Python 3 writes bytes at protocol 2
-            import codecs
-
-            return codecs.encode
+            return _encode
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refusing a persistent id")
 
 
 def _unpickle(path):
     """A dict from a CIFAR pickle file, keys as str."""
     try:
         with open(path, "rb") as f:
-            # latin1: Python 2 str (the canonical files) -> str, and numpy's raw bytes intact
-            obj = _BatchUnpickler(f, encoding="latin1").load()
+            blob = f.read(MAX_BATCH_BYTES + 1)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(blob) > MAX_BATCH_BYTES:
+        raise DataError(f"{path}: over {MAX_BATCH_BYTES >> 20} MB, too large for a CIFAR-10 batch (31 MB); {_FIX}")
+    try:
+        # latin1: Python 2 str (the canonical files) -> str, and numpy's raw bytes intact
+        obj = _BatchUnpickler(io.BytesIO(blob), encoding="latin1").load()
     except Exception as e:  # untrusted bytes: anything may go wrong
-        raise DataError(f"{path}: not a readable CIFAR-10 pickle ({e}); {_FIX}") from None
+        raise DataError(f"{path}: not a readable CIFAR-10 pickle ({store.one_line(e)}); {_FIX}") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: holds a {type(obj).__name__}, not the dict of a CIFAR-10 batch; {_FIX}")
     return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
@@ -225,7 +275,7 @@ def load(seed=0, n_val=5000):
 
     x: uint8 (N, 3, 32, 32), y: int64 (N,), labels in the canonical order of CLASSES.
     """
-    root, layout = store.locate_any(NAME, LAYOUTS)
+    root, layout = store.locate_any(NAME, LAYOUTS, fetch=True)  # downloads the canonical tarball on first use
     arrays = _decoded(root, layout)
     x, y = torch.from_numpy(arrays["train_x"]), torch.from_numpy(arrays["train_y"])
     train_idx, val_idx = carve_validation(len(y), n_val, seed, labels=y)
@@ -249,6 +299,13 @@ def find_root():
         if root is not None:
             return root
     return None
+
+
+def fetch(root=None, **kwargs):
+    """Download and unpack the canonical python tarball (see download.py); returns the data root."""
+    from deepnet.data import download
+
+    return download.fetch(NAME, root=root, **kwargs)
 
 
 def _file_digest(path, algorithm):

@@ -65,12 +65,72 @@ def _read_bytes(path):
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     if data[:2] == b"\x1f\x8b":
         try:
-            return gzip.decompress(data)
+            return _gunzip_idx(data, path)
         except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({e}); {_FIX}") from None
+            raise DataError(f"{path}: corrupt or truncated gzip data ({store.one_line(e)}); {_FIX}") from None
     if path.suffix == ".gz":
         raise DataError(f"{path}: not a gzip file; {_FIX}")
     return data
+
+
+# Deflate cannot compress better than about 1032:1, so a .gz can hold at most this many bytes per byte.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _gunzip_idx(data, path):
+    """Decompress gzip members, stopping one byte past what the idx header declares.
+
+    A small file that inflates to gigabytes (a decompression bomb) is stopped after
+    header + payload + 1 bytes; a header declaring more than the .gz could possibly hold is
+    reported as truncated before inflating anything big; bytes that are not idx at all are
+    not inflated past their first block (_parse_idx then names the bad magic).
+    """
+    out = bytearray()
+    cap = None  # header + payload bytes, once the header has been read
+    rest = data
+    while rest:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending = rest
+        while not inflater.eof:
+            room = (1 << 16) if cap is None else cap + 1 - len(out)
+            if room <= 0:
+                raise DataError(f"{path}: has trailing bytes: the idx header declares {cap - _header_size(out)} "
+                                f"bytes of data and the gzip stream holds more; {_FIX}")
+            piece = inflater.decompress(pending, min(room, 1 << 24))
+            pending = inflater.unconsumed_tail
+            out += piece
+            if cap is None and len(out) >= 4:
+                if not _idx_magic(out):
+                    return bytes(out)  # not idx: no need to inflate the rest
+                if len(out) >= _header_size(out):
+                    cap = _header_size(out) + _declared_payload(out)
+                    if cap > _MAX_DEFLATE_RATIO * len(data) + 4096:
+                        raise DataError(f"{path}: truncated: the idx header declares {cap} bytes, more than a "
+                                        f"{len(data)}-byte gzip file can hold; {_FIX}")
+            if not piece and not pending and not inflater.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        rest = inflater.unused_data
+        if rest[:2] != b"\x1f\x8b":
+            if rest.strip(b"\0"):
+                raise DataError(f"{path}: trailing garbage after the gzip data; {_FIX}")
+            break  # zero padding after the last member is allowed
+    return bytes(out)
+
+
+def _idx_magic(data):
+    return data[0] == 0 and data[1] == 0 and data[2] in IDX_DTYPES and data[3] != 0
+
+
+def _header_size(data):
+    """Bytes of the idx header (magic + one uint32 per dimension), from its 4th byte."""
+    return 4 + 4 * data[3] if len(data) >= 4 else 4
+
+
+def _declared_payload(data):
+    """Payload bytes a header with valid magic declares."""
+    code, ndim = data[2], data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return int(np.prod(dims, dtype=object)) * np.dtype(IDX_DTYPES[code]).itemsize
 
 
 def _parse_idx(data, path):
@@ -122,7 +182,7 @@ def load(seed=0, n_val=5000):
     x: uint8 (N, 1, 28, 28), y: int64 (N,). The validation part is carved from the 60,000
     training images; the official test set stays untouched.
     """
-    root = store.locate(NAME, FILES)
+    root = store.locate(NAME, FILES, fetch=True)  # downloads on first use (DEEPNET_NO_DOWNLOAD=1: never)
     arrays = store.cached(NAME, [root / f for f in FILES], lambda: _build(root))
     x, y = torch.from_numpy(arrays["train_x"]), torch.from_numpy(arrays["train_y"])
     train_idx, val_idx = carve_validation(len(y), n_val, seed, labels=y)
@@ -141,6 +201,13 @@ def load(seed=0, n_val=5000):
 def find_root():
     """The data root holding the MNIST files, or None."""
     return store.find(FILES)
+
+
+def fetch(root=None, **kwargs):
+    """Download the four idx files (checksums, resume: see download.py); returns the data root."""
+    from deepnet.data import download
+
+    return download.fetch(NAME, root=root, **kwargs)
 
 
 def verify(root=None):

@@ -49,12 +49,21 @@ def load_image(path):
                 return np.repeat(grey[:, :, None], 3, axis=2)
             return np.array(im.convert("RGB"))  # (H, W, 3) uint8
     except Exception as e:  # whatever PIL raises on bytes it cannot decode
-        raise DataError(f"{path}: not a readable image ({type(e).__name__}: {e}); replace the file") from None
+        raise DataError(f"{path}: not a readable image ({type(e).__name__}: {store.one_line(e)}); "
+                        "replace the file") from None
 
 
 def find_root():
     """The data root holding every photo, or None."""
     return store.find(FILES)
+
+
+def fetch(root=None, **kwargs):
+    """Download the photos (see download.py); returns the data root. Never automatic: without
+    them list_photos() falls back to scikit-learn's two embedded samples."""
+    from deepnet.data import download
+
+    return download.fetch(NAME, root=root, **kwargs)
 
 
 def list_photos():

@@ -23,6 +23,11 @@ from deepnet.errors import DataError
 CACHE_FORMAT = 1
 
 
+def one_line(e):
+    """An exception's text on one line (library messages may span several), for DataError."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def cache_root():
     """The user cache folder: `$DEEPNET_CACHE`, else `~/.cache/deepnet` (it may not exist yet)."""
     env = os.environ.get("DEEPNET_CACHE")
@@ -55,30 +60,50 @@ def find(relpaths):
     return None
 
 
-def locate(dataset, relpaths):
+def locate(dataset, relpaths, fetch=False):
     """The first data root holding every path of `relpaths` (relative to the root).
 
     Raises DataError naming the dataset, the places looked in and where to put the files.
+    fetch: when nothing is found, download the dataset first (see locate_any).
     """
-    return locate_any(dataset, [relpaths])[0]
+    return locate_any(dataset, [relpaths], fetch=fetch)[0]
 
 
-def locate_any(dataset, layouts):
+def locate_any(dataset, layouts, fetch=False):
     """(root, i) for the first of several alternative layouts found, in order of preference.
 
     Each layout is a list of relative paths that must all exist. Earlier layouts win over
     later ones whatever root they are in (e.g. canonical CIFAR-10 before a JPEG copy).
+    With fetch=True and nothing found, the dataset is downloaded (download.fetch) and looked
+    for again, unless DEEPNET_NO_DOWNLOAD is set.
     """
+    found = _search(layouts)
+    if found is not None:
+        return found
+    looked = ", ".join(str(r) for r in data_roots())
+    wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
+    missing = (f"{dataset}: files not found (looked in {looked}); set DEEPNET_DATA to the folder "
+               f"that holds them, or place them under {cache_root()}: {wanted}")
+    if fetch:
+        from deepnet.data import download  # here, not at the top: download imports this module
+
+        if dataset in download.DOWNLOADS:
+            if not download.auto_enabled():
+                raise DataError(f"{missing}; automatic download is off (DEEPNET_NO_DOWNLOAD is set): "
+                                f"run 'deepnet data fetch {dataset}'")
+            download.fetch(dataset)
+            found = _search(layouts)
+            if found is not None:
+                return found
+    raise DataError(missing)
+
+
+def _search(layouts):
     for i, relpaths in enumerate(layouts):
         root = find(relpaths)
         if root is not None:
             return root, i
-    looked = ", ".join(str(r) for r in data_roots())
-    wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
-    raise DataError(
-        f"{dataset}: files not found (looked in {looked}); set DEEPNET_DATA to the folder "
-        f"that holds them, or place them under {cache_root()}: {wanted}"
-    )
+    return None
 
 
 def fingerprint(sources):
