@@ -47,7 +47,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-import zlib
 from pathlib import Path
 
 from deepnet.data import archive, store
@@ -853,7 +852,7 @@ def download(src, dest, item, progress=True, timeout=TIMEOUT, quiet=False, on_st
             on_start()
         if not quiet:
             how = f", resuming at {_human(offset)}" if resumed else ""
-            _say(f"fetching {label} ({_human(total or item.get('size'))}{how}) from {_show(src)}")
+            _say(f"fetching {label} ({_human(total or item.get('size'))}{how}) from {src}")
         try:
             with stream, open(part, "ab" if resumed else "wb") as out, \
                     _bar(total or item.get("size"), label, progress, initial=offset if resumed else 0) as bar:
@@ -868,13 +867,13 @@ def download(src, dest, item, progress=True, timeout=TIMEOUT, quiet=False, on_st
             break
         except (_Cut, OSError, http.client.HTTPException) as e:
             if attempt == ATTEMPTS:
-                raise DataError(f"{label}: transfer from {_show(src)} failed ({_one_line(e)}); the partial "
+                raise DataError(f"{label}: transfer from {src} failed ({store.one_line(e)}); the partial "
                                 f"download is kept at {part}; run the command again to resume") from None
-            _say(f"{label}: transfer interrupted ({_one_line(e)}); resuming")
+            _say(f"{label}: transfer interrupted ({store.one_line(e)}); resuming")
     problem = _verify(part, item)
     if problem:
         part.unlink(missing_ok=True)
-        raise DataError(f"{dest}: {problem}; the download from {_show(src)} was deleted and nothing was put in "
+        raise DataError(f"{dest}: {problem}; the download from {src} was deleted and nothing was put in "
                         "place (try again; if it persists the source is damaged or has changed)")
     os.replace(part, dest)
     return dest
@@ -957,8 +956,8 @@ def _unreachable(url, e):
     host = urllib.parse.urlparse(url).netloc or url
     reason = getattr(e, "reason", None) or e
     if isinstance(reason, socket.timeout) or isinstance(e, socket.timeout):
-        reason = f"no answer within the timeout ({_one_line(reason)})"
-    return _Unavailable(f"could not reach {host}: {_one_line(reason)}", unreachable=True)
+        reason = f"no answer within the timeout ({store.one_line(reason)})"
+    return _Unavailable(f"could not reach {host}: {store.one_line(reason)}", unreachable=True)
 
 
 @contextlib.contextmanager
@@ -1057,7 +1056,7 @@ def check_structure(path, kind):
     except _Bad as e:
         return str(e)
     except Exception as e:  # untrusted bytes: zlib, tarfile, zipfile, PIL and numpy raise many kinds
-        return f"not a readable {kind} file ({type(e).__name__}: {_one_line(e)})"
+        return f"not a readable {kind} file ({type(e).__name__}: {store.one_line(e)})"
     return None
 
 
@@ -1131,11 +1130,3 @@ def _human(n):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
-
-
-def _show(src):
-    return str(src)
-
-
-def _one_line(e):
-    return " ".join(str(e).split()) or type(e).__name__
