@@ -171,3 +171,41 @@ def test_fast_path_pieces_run_on_cpu():
     assert z.dtype == torch.bfloat16 and torch.isfinite(loss)
     loss.backward()
     assert net.layers.conv1_1.weight.grad.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_classify_prints_top5_and_names_an_unreadable_file(data_dir, tmp_path, capsys):
+    from dataclasses import asdict
+
+    from PIL import Image
+
+    from deepnet.cli import main
+    from deepnet.data import mnist
+
+    data = _small(mnist.load(seed=0), 3000, 500)
+    seed_everything(0)
+    mcfg = convnet.Config(channels=(8, 16), fc=(32,), batchnorm=True, mean=(0.13,), std=(0.31,))
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.05, schedule="onecycle", warmup=0.1, monitor="accuracy",
+                      progress=False, device="cpu")
+    fit(convnet.make(mcfg, data.input_shape, 10), data, cfg, tmp_path / "run",
+        {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}})
+    # a user's picture: an MNIST test digit drawn dark on a light, larger, RGB page
+    digit = data.test.x[0, 0].numpy()
+    page = np.full((120, 90, 3), 250, np.uint8)
+    page[20:104, 10:94 - 10] = 255 - np.kron(digit, np.ones((3, 3), np.uint8))[:, :74, None]
+    Image.fromarray(page).save(tmp_path / "mine.jpg")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    rc = main(["classify", "--run", str(tmp_path / "run"), str(tmp_path / "mine.jpg"), str(tmp_path / "broken.png")])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    line = out.strip().splitlines()[0]
+    assert line.startswith(str(tmp_path / "mine.jpg")) and line.count(",") == 4  # five classes
+    assert line.split(": ")[1].split()[0] == str(int(data.test.y[0]))  # it reads the digit
+    assert "broken.png" in err and len(err.strip().splitlines()) == 1
+
+
+def test_feature_maps_keep_the_convolution_output_before_its_relu():
+    seed_everything(0)
+    net = convnet.ConvNet((1, 8, 8), 10, channels=(4,), fc=(8,)).eval()
+    maps = dict(net.feature_maps(torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)))
+    assert float(maps["conv1_1"].min()) < 0  # pre-activation values, not overwritten by the ReLU
+    assert torch.equal(maps["relu1_1"], maps["conv1_1"].clamp(min=0))

@@ -49,12 +49,14 @@ class Config:
     arch: Literal["stages", "lenet5"] = "stages"  # net: modern stages or LeNet-5
     channels: tuple[int, ...] = (32, 64)  # feature maps per stage
     convs_per_stage: int = 1  # 3x3 convolutions per stage
-    fc: tuple[int, ...] = (128,)  # fully connected hidden layers
+    fc: tuple[int, ...] = (256,)  # fully connected hidden layers
     dropout: float = 0.0  # dropout before the fully connected layers
     batchnorm: bool = True  # batch norm after each convolution
-    epochs: int = 6  # passes over the 55,000 training images
-    batch_size: int = 128  # minibatch size
-    lrs: tuple[float, ...] = (0.05,)  # peak learning rates tried (picked on validation)
+    epochs: int = 7  # passes over the 55,000 training images
+    batch_size: int = 64  # minibatch size
+    # peak learning rates tried, the best on validation kept. The quick recipe's 0.1 with batches of 64
+    # was picked on validation accuracy after 2 epochs against 0.05 with 128 and a 3-stage net
+    lrs: tuple[float, ...] = (0.1,)
     momentum: float = 0.9  # Nesterov momentum
     weight_decay: float = 5e-4  # L2 penalty
     warmup: float = 0.15  # fraction of steps warming the rate up (then linear decay to 0: one cycle)
@@ -74,7 +76,7 @@ PROFILES = {
     "quick": Config(),
     # Simard's elastic distortions on top of the shifts, longer training, 3 seeds (a long CPU run: about
     # 2.5 million training images in all)
-    "full": Config(fc=(256,), dropout=0.25, epochs=15, batch_size=64, lrs=(0.1,), elastic_alpha=34.0, seeds=3),
+    "full": Config(dropout=0.25, epochs=15, elastic_alpha=34.0, seeds=3),
 }
 
 
@@ -196,7 +198,7 @@ def _plot(series, metrics, data, cfg, path):
     rows = [x] + [deform(x, None)[0] for _ in range(2)]
     grid = torch.cat([torch.cat(list(r[:, 0]), dim=1) for r in rows], dim=0)  # (3*28, 8*28)
     c.imshow(grid.numpy(), cmap="gray")
-    c.set(title="training digits (top) and deformed copies", xticks=[], yticks=[])
+    c.set(title="digits (top row), deformed copies", xticks=[], yticks=[])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

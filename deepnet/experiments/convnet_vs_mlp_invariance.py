@@ -58,7 +58,7 @@ class Config:
 PROFILES = {
     "smoke": Config(channels=(8, 16), conv_fc=(32,), hidden=(64,), epochs=1, n_train=1000, n_test=1000,
                     lrs=(0.05,), max_shift=3, seeds=1),
-    "quick": Config(),
+    "quick": Config(n_train=20000),
     "full": Config(epochs=15, lrs=(0.01, 0.03, 0.1), seeds=3),
 }
 

@@ -48,7 +48,7 @@ class Config:
     convs_per_stage: int = 1  # 3x3 convolutions per stage
     fc: tuple[int, ...] = (256,)  # fully connected hidden layers
     dropout: float = 0.5  # dropout probability when dropout is on
-    epochs: int = 10  # passes over the training subset, every condition
+    epochs: int = 8  # passes over the training subset, every condition
     batch_size: int = 128  # minibatch size
     lr: float = 0.05  # peak learning rate (one cycle), every condition
     n_train: int = 3000  # training images (0: all): few, so that the net can overfit

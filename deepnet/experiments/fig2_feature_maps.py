@@ -44,10 +44,10 @@ class Config:
 
     photo: str = "chelsea"  # which photo (astronaut, camera, chelsea, coffee, rocket, ..., or a file path)
     run: str = ""  # reuse a trained CIFAR-10 ConvNet run folder instead of training one
-    channels: tuple[int, ...] = (32, 64, 128)  # feature maps per stage
+    channels: tuple[int, ...] = (24, 48, 96)  # feature maps per stage
     fc: tuple[int, ...] = (128,)  # fully connected hidden layers
-    kernel: int = 5  # convolution kernel size (5x5 first-layer filters are easier to look at than 3x3)
-    epochs: int = 3  # passes over the 45,000 training images
+    first_kernel: int = 5  # first-layer kernel size (5x5 filters are easier to look at than 3x3)
+    epochs: int = 2  # passes over the 45,000 training images
     n_train: int = 0  # use only the first n training images (0: all)
     batch_size: int = 128  # minibatch size
     lr: float = 0.05  # peak learning rate (one cycle, Nesterov momentum)
@@ -60,7 +60,7 @@ class Config:
 PROFILES = {
     "smoke": Config(channels=(8, 16), fc=(16,), epochs=1, n_train=1500, batch_size=64),
     "quick": Config(),
-    "full": Config(channels=(64, 128, 256), fc=(256,), epochs=30, lr=0.1),
+    "full": Config(channels=(64, 128, 256), fc=(256,), epochs=30, lr=0.1, first_kernel=7),
 }
 
 
@@ -76,7 +76,7 @@ def _train(cfg, out_dir, threads):
     if cfg.n_train:
         data.train = type(data.train)(data.train.x[:cfg.n_train], data.train.y[:cfg.n_train])
     seed_everything(cfg.seed)
-    mcfg = convnet.Config(channels=cfg.channels, fc=cfg.fc, kernel=cfg.kernel, batchnorm=True, mean=CIFAR_MEAN, std=CIFAR_STD)
+    mcfg = convnet.Config(channels=cfg.channels, fc=cfg.fc, first_kernel=cfg.first_kernel, batchnorm=True, mean=CIFAR_MEAN, std=CIFAR_STD)
     model = convnet.make(mcfg, data.input_shape, len(data.classes)).to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, nesterov=True, weight_decay=5e-4,
                        schedule="onecycle", warmup=0.15, monitor="accuracy", device=cfg.device, seed=cfg.seed,

@@ -22,7 +22,7 @@ Two nets live here:
   subsampling (2x2 sum times a coefficient plus a bias) and the scaled tanh 1.7159 tanh(2x/3).
   Changed: the output layer is a linear layer trained with cross-entropy instead of
   Euclidean RBF units with the MAP criterion (the same role, a simpler loss).
-- `ConvNet`: the modern stage-based net: each stage is `convs_per_stage` x (k x k conv ->
+- `ConvNet`: the modern stage-based net: each stage is `convs_per_stage` x (3x3 conv ->
   [batch norm] -> ReLU) then 2x2 max-pooling; then fully connected layers with dropout.
 
 Both take uint8 pixels (B, C, H, W) (or floats already in [0, 1]), normalise them per channel,
@@ -50,7 +50,7 @@ class Config:
     arch: Literal["stages", "lenet5"] = "stages"  # the modern stage-based net, or LeCun et al. 1998's LeNet-5
     channels: tuple[int, ...] = (32, 64)  # feature maps of each stage (stages only)
     convs_per_stage: int = 1  # convolutions before each pooling (stages only)
-    kernel: int = 3  # size k of the k x k convolution kernels, odd (stages only)
+    first_kernel: int = 3  # size k of the first layer's k x k kernels, odd (the others are 3x3; stages only)
     fc: tuple[int, ...] = (128,)  # units of the fully connected hidden layers (stages only)
     dropout: float = 0.0  # dropout probability before each fully connected layer (stages only)
     batchnorm: bool = False  # batch normalisation after each convolution (stages only)
@@ -107,7 +107,7 @@ class _Classifier(nn.Module):
         for name, m in self.layers.named_children():
             h = m(h)
             if not isinstance(m, (nn.Dropout, nn.Flatten, nn.BatchNorm2d)):
-                out.append((f"{name}", h))
+                out.append((name, h.clone()))  # a copy: the in-place ReLU that follows would overwrite it
         return out
 
     @torch.no_grad()
@@ -128,22 +128,24 @@ class ConvNet(_Classifier):
     """Stages of conv -> ReLU -> max-pool, then fully connected layers.
 
     Shapes, for input (B, C, H, W) and stages c_1..c_S: each stage keeps H x W through its k x k
-    convolutions (padding k // 2) and halves it by 2x2 max-pooling, so the last maps are
-    (B, c_S, H / 2^S, W / 2^S), flattened to (B, c_S * H * W / 4^S) for the fully connected layers.
+    convolutions (padding k // 2; k = 3 except, optionally, in the first layer) and halves it by
+    2x2 max-pooling, so the last maps are (B, c_S, H / 2^S, W / 2^S), flattened to
+    (B, c_S * H * W / 4^S) for the fully connected layers.
     """
 
     def __init__(self, in_shape, num_classes, channels=(32, 64), convs_per_stage=1, fc=(128,),
-                 dropout=0.0, batchnorm=False, mean=(0.5,), std=(0.25,), kernel=3):
+                 dropout=0.0, batchnorm=False, mean=(0.5,), std=(0.25,), first_kernel=3):
         super().__init__()
-        if kernel < 1 or kernel % 2 == 0:
-            raise ValueError(f"kernel must be odd (padding k // 2 keeps the map size), got {kernel}")
+        if first_kernel < 1 or first_kernel % 2 == 0:
+            raise ValueError(f"first_kernel must be odd (padding k // 2 keeps the map size), got {first_kernel}")
         c, h, w = in_shape
         self.norm = _Normalise(mean, std, c)
         layers = {}
         for s, width in enumerate(channels, 1):
             for k in range(1, convs_per_stage + 1):
                 # local connections + shared weights: y_j = sum_i k_ij * x_i + b_j (no bias before BN)
-                layers[f"conv{s}_{k}"] = nn.Conv2d(c, width, kernel, padding=kernel // 2, bias=not batchnorm)
+                ks = first_kernel if (s, k) == (1, 1) else 3  # larger first-layer filters are easier to look at
+                layers[f"conv{s}_{k}"] = nn.Conv2d(c, width, ks, padding=ks // 2, bias=not batchnorm)
                 if batchnorm:
                     layers[f"bn{s}_{k}"] = nn.BatchNorm2d(width)
                 layers[f"relu{s}_{k}"] = nn.ReLU(inplace=True)  # f(z) = max(z, 0)
@@ -285,7 +287,7 @@ def make(cfg, in_shape, num_classes):
         net = LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
     else:
         net = ConvNet(tuple(in_shape), num_classes, cfg.channels, cfg.convs_per_stage, cfg.fc, cfg.dropout,
-                      cfg.batchnorm, cfg.mean, cfg.std, cfg.kernel)
+                      cfg.batchnorm, cfg.mean, cfg.std, cfg.first_kernel)
     net.label_smoothing = cfg.label_smoothing
     return net
 
