@@ -571,3 +571,23 @@ def test_present_in_a_read_only_data_folder_is_not_fetched_again(server, monkeyp
     monkeypatch.setenv("DEEPNET_DATA", str(shared))
     assert download.fetch("toy", progress=False) == shared.resolve()
     assert server.requests == []
+
+
+def test_verified_archive_left_by_an_interrupted_unpacking_is_not_downloaded_again(server, monkeypatch, tmp_path):
+    blob = tar_gz([(f"pack-1.0/{k}", v) for k, v in TREE.items()])
+    server.files["pack.tar.gz"] = blob
+    use_toy(monkeypatch, [archive_item(server.url + "pack.tar.gz", blob, [tree_check(TREE)])])
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "pack.tar.gz").write_bytes(blob)
+    download.fetch("toy", root=tmp_path, progress=False)
+    assert (tmp_path / "toy" / "tree" / "a.txt").read_bytes() == TREE["a.txt"]
+    assert server.requests == [] and not (tmp_path / "toy" / "pack.tar.gz").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_target_is_one_line(monkeypatch, tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o555)
+    use_toy(monkeypatch, [{"path": "toy/data.bin", "urls": [dead_url()], "md5": md5(BLOB)}])
+    with pytest.raises(DataError, match="cannot write to"):
+        download.fetch("toy", root=locked, progress=False)

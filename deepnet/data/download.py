@@ -773,6 +773,9 @@ def _sources(item, mirror):
 
 def _fetch_file(item, root, mirror, progress, timeout, announce=None):
     dest = root / item["path"]
+    if "extract" in item and dest.is_file() and _verify(dest, item) is None:
+        _unpack(item, root, dest)  # downloaded before, unpacking was interrupted
+        return
     errors = []
     for src in _sources(item, mirror):
         try:
@@ -784,14 +787,21 @@ def _fetch_file(item, root, mirror, progress, timeout, announce=None):
         raise errors[0] if len(errors) == 1 else _Unavailable(
             "; ".join(dict.fromkeys(str(e) for e in errors)), unreachable=all(e.unreachable for e in errors))
     if "extract" in item:
-        spec = item["extract"]
-        target = root / spec["to"]
-        _say(f"unpacking {dest.name} into {target}")
-        try:
-            archive.extract(dest, target, member_root=spec.get("root"),
-                            check=lambda folder: run_checks(folder, spec.get("checks") or [], f"{dest.name}"))
-        finally:
-            dest.unlink(missing_ok=True)  # kept neither after unpacking nor after a refusal
+        _unpack(item, root, dest)
+
+
+def _unpack(item, root, dest):
+    """Unpack a verified archive into place, then delete it (also when it is refused)."""
+    spec = item["extract"]
+    target = root / spec["to"]
+    _say(f"unpacking {dest.name} into {target}")
+    try:
+        archive.extract(dest, target, member_root=spec.get("root"),
+                        check=lambda folder: run_checks(folder, spec.get("checks") or [], dest.name))
+    except DataError:
+        dest.unlink(missing_ok=True)
+        raise
+    dest.unlink(missing_ok=True)  # an interrupted unpacking keeps it, to be unpacked next time
 
 
 def _fetch_tree(item, root, mirror, progress, timeout, announce=None):
@@ -968,7 +978,12 @@ def _lock(path):
     except ImportError:  # not POSIX: no locking
         yield
         return
-    with open(path, "a") as f:
+    try:
+        f = open(path, "a")
+    except OSError as e:
+        raise DataError(f"cannot write to {path.parent} ({e.strerror or e}); fetch into a writable folder "
+                        "(--to DIR, or set DEEPNET_DATA / DEEPNET_CACHE)") from None
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
