@@ -157,6 +157,22 @@ def training_subset(n, max_train, seed):
     return torch.randperm(n, generator=g)[:max_train].sort().values
 
 
+def train_svc(model, x, y, cfg):
+    """Fit libsvm's SMO on examples x (N, ...) with labels y (N,) and load the result into `model`.
+
+    cfg: this file's Config. Returns the number of SMO iterations, summed over the class pairs.
+    """
+    from sklearn.svm import SVC
+
+    X = x.flatten(1).double().numpy()  # (N, ...) -> (N, D) float64, as libsvm wants
+    if x.dtype == torch.uint8:
+        X = X / 255
+    svc = SVC(C=cfg.C, kernel="rbf", gamma="scale" if cfg.gamma == 0 else cfg.gamma, cache_size=cfg.cache_mb)
+    svc.fit(X, y.numpy())
+    model.set_from_svc(svc, x.dtype)
+    return int(np.sum(svc.n_iter_))
+
+
 def fit(model, data, cfg, run_dir, run_config, resume=False):
     """Train with libsvm on (a subset of) data.train, validate, test once; same return as core.train.fit.
 
@@ -164,8 +180,6 @@ def fit(model, data, cfg, run_dir, run_config, resume=False):
     eval_batch_size matter here. The run folder holds config.json, checkpoint.pt and best.pt
     (the same machine: there is nothing to choose between epochs), metrics.jsonl.
     """
-    from sklearn.svm import SVC
-
     run_dir = Path(run_dir)
     run_config = {**run_config, "train": asdict(cfg)}
     mcfg = config_from_dict(Config, run_config["model"], "model config")
@@ -192,15 +206,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False):
         atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
         idx = training_subset(len(data.train), mcfg.max_train, cfg.seed)
         x, y = data.train.x[idx], data.train.y[idx]
-        X = x.flatten(1).double().numpy()  # (n, D) float64, as libsvm wants
-        if x.dtype == torch.uint8:
-            X = X / 255
-        svc = SVC(C=mcfg.C, kernel="rbf", gamma="scale" if mcfg.gamma == 0 else mcfg.gamma,
-                  cache_size=mcfg.cache_mb)
-        svc.fit(X, y.numpy())
-        model.set_from_svc(svc, x.dtype)
+        steps = train_svc(model, x, y, mcfg)  # SMO iterations, summed over the K(K-1)/2 pairs
         model.to(device)
-        steps = int(np.sum(svc.n_iter_))  # SMO iterations, summed over the K(K-1)/2 pairs
         rec = {"epoch": 1, "step": steps, **score("train", x, y), **score("val", data.val.x, data.val.y),
                "n_train": len(idx), "n_support": int(model.n_support.sum()), "gamma": float(model.gamma),
                "seconds": time.perf_counter() - t_start}
