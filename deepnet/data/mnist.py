@@ -153,7 +153,10 @@ def _parse_idx(data, path):
             f"{path}: {what}: dims {'x'.join(map(str, dims))} need {expected} bytes of data, "
             f"found {payload}; {_FIX}"
         )
-    x = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    try:
+        x = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    except ValueError as e:  # e.g. an empty array whose other dimensions overflow numpy's size limit
+        raise DataError(f"{path}: impossible dims {'x'.join(map(str, dims))} ({e}); {_FIX}") from e
     return x.astype(dtype.newbyteorder("="))  # a writable copy in native order
 
 
