@@ -85,6 +85,8 @@ def run(cfg, out_dir, profile):
     for t in cfg.tasks:
         series[f"error_vs_hops_task{t}"] = [[k, metrics[f"error_hops{k}_task{t}"]] for k in cfg.hops]
     series["mean_error_vs_hops"] = [[k, metrics[f"error_hops{k}"]] for k in cfg.hops]
+    metrics["unit_seconds_sum"] = sum(r["seconds"] for r in results)  # includes units reused from the cache
+    metrics["units_reused_from_cache"] = sum(bool(r.get("reused")) for r in results)
     _plot(cfg, metrics, out_dir / "error_vs_hops.png")
     import shutil
 

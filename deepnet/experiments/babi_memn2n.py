@@ -69,6 +69,7 @@ class Config:
     joint_1k: bool = True  # also one model for all 20 tasks on 1k
     joint_10k: bool = True  # also one model for the 10k tasks present
     seeds: int = 3  # seeds per single-task model; the best on validation is kept (the paper: 10, best training error)
+    seeds_10k: int = 2  # seeds per single-task model on 10k
     seeds_joint: int = 1  # seeds per joint model
     hops: int = 3  # K
     d: int = 20  # embedding size of single-task models (the paper's)
@@ -183,12 +184,10 @@ def train_unit(spec, run_dir):
 
 def _run_cached(args):
     spec, cache = args
-    if not cache:
-        raise ValueError("no cache folder")
     folder = Path(cache) / _key(spec)
     done = folder / "unit.json"
     if done.exists():
-        return json.loads(done.read_text())["result"]
+        return {**json.loads(done.read_text())["result"], "reused": True}
     out = train_unit(spec, folder / "run")
     done.write_text(json.dumps({"spec": spec, "result": out}, indent=1))
     return out
@@ -220,14 +219,15 @@ def run(cfg, out_dir, profile):
     tasks_10k = [t for t in cfg.tasks_10k if t in present_10k]
     skipped_10k = [t for t in cfg.tasks_10k if t not in present_10k]
 
-    plan = []  # (setting, task or "joint", spec)
+    plan = []  # (setting, task or "joint", spec), in the order they are trained (most wanted first)
     for t in cfg.tasks_1k:
         plan += [("1k", t, unit_spec(cfg, "1k", (t,), s, False)) for s in seeds]
-    for t in tasks_10k:
-        plan += [("10k", t, unit_spec(cfg, "10k", (t,), s, False)) for s in seeds]
     joint_seeds = [cfg.seed + i for i in range(cfg.seeds_joint)]
     if cfg.joint_1k:
         plan += [("1k", "joint", unit_spec(cfg, "1k", ALL_TASKS, s, True)) for s in joint_seeds]
+    seeds_10k = [cfg.seed + i for i in range(cfg.seeds_10k)]
+    for s in seeds_10k:  # every 10k task once before any second seed
+        plan += [("10k", t, unit_spec(cfg, "10k", (t,), s, False)) for t in tasks_10k]
     if cfg.joint_10k and present_10k:
         plan += [("10k", "joint", unit_spec(cfg, "10k", present_10k, s, True)) for s in joint_seeds]
     results = train_units([p[2] for p in plan], cfg, out_dir / "scratch")
@@ -247,7 +247,8 @@ def run(cfg, out_dir, profile):
             metrics[f"error_{size}_task{t}_seed_mean"] = statistics.mean(r["test_error"] for r in runs)
             kept.append(err)
             every.append(statistics.mean(r["test_error"] for r in runs))
-            series[f"test_error_{size}_task{t}_by_seed"] = [[s, r["test_error"]] for s, r in zip(seeds, runs)]
+            series[f"test_error_{size}_task{t}_by_seed"] = [
+                [sp["seed"], r["test_error"]] for (sz, tk, sp), r in zip(plan, results) if sz == size and tk == t]
         metrics[f"mean_error_{size}"] = statistics.mean(kept)
         metrics[f"failed_tasks_{size}"] = sum(e > 0.05 for e in kept)
         metrics[f"mean_error_{size}_seed_mean"] = statistics.mean(every)
@@ -264,17 +265,21 @@ def run(cfg, out_dir, profile):
             series[f"error_{size}_joint_by_task"] = [[int(t), e] for t, e in best["test_error_by_task"].items()]
     if skipped_10k:
         metrics["tasks_absent_10k"] = len(skipped_10k)
+    # training time of every unit, also of units reused from the cache (this run's `seconds` excludes them)
+    metrics["unit_seconds_sum"] = sum(r["seconds"] for r in results)
+    metrics["units_trained"] = len(results)
+    metrics["units_reused_from_cache"] = sum(bool(r.get("reused")) for r in results)
     series["paper_error_1k_pe_ls_rn_by_task"] = [[t, e / 100] for t, e in enumerate(PAPER_1K_PE_LS_RN, 1)]
 
     # the model kept for `deepnet answer`: the joint 1k model when trained, else task 2's, else the first task's
-    for key in (("1k", "joint"), ("1k", 2), ("10k", "joint"), ("1k", cfg.tasks_1k[0] if cfg.tasks_1k else None)):
+    for key in (("1k", "joint"), ("1k", 2), ("10k", "joint"), ("10k", 2), *chosen):
         if key in chosen:
             src = Path(chosen[key]["run_dir"])
             shutil.copytree(src, out_dir / "model", ignore=shutil.ignore_patterns("linear_start", "tensorboard"))
             model_of = f"{key[0]} {'joint' if key[1] == 'joint' else f'task {key[1]}'}"
             break
     artifacts = ["model/"]
-    story = showcase(out_dir / "model", out_dir / "story_attention.png")
+    story = showcase(out_dir / "model", out_dir / "story_attention.png", model_of)
     series["story_attention"] = story["series"]
     artifacts.append("story_attention.png")
     (out_dir / "story.txt").write_text(story["text"])
@@ -306,14 +311,19 @@ STORY = [
 QUESTIONS = ["Where is the milk?", "Where is the football?", "Where is Mary?"]
 
 
-def showcase(run_dir, png):
-    """Answer QUESTIONS about STORY with the kept model; a figure of each hop's attention."""
+def showcase(run_dir, png, model_of=""):
+    """Answer QUESTIONS about STORY with the kept model; a figure of each hop's attention.
+
+    A single-task model has only seen its task's kind of question (task 2: "Where is the <object>?"),
+    so its answer to another kind ("Where is Mary?") shows what it does out of its task.
+    """
     from deepnet import load_run
     from deepnet.systems import memory_network as mn
 
     model = load_run(run_dir)
     answers = [mn.answer(model, STORY, q) for q in QUESTIONS]
-    lines = ["Story (written for this project, in bAbI's world):"] + [f"  {i}. {s}" for i, s in enumerate(STORY, 1)]
+    lines = [f"Model: MemN2N trained on bAbI {model_of} (the seed kept on validation)",
+             "Story (written for this project, in bAbI's world):"] + [f"  {i}. {s}" for i, s in enumerate(STORY, 1)]
     series = []
     for qi, (q, a) in enumerate(zip(QUESTIONS, answers)):
         lines.append(f"Q: {q}  A: {a['answer']} (p = {a['probability']:.2f})")

@@ -31,6 +31,7 @@ every hop is returned by `attend`, not thrown away, and `answer` turns text into
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 import torch
@@ -50,6 +51,7 @@ class Config:
     d: int = 20  # embedding dimension (the paper: 20 for single tasks, 50 for joint training)
     hops: int = 3  # K, the number of memory hops
     position_encoding: bool = True  # PE: weight word j of a J-word sentence by l_j (else bag of words)
+    pe_length: Literal["sentence", "padded"] = "sentence"  # PE's J: each sentence's own length, or the padded length
     temporal_encoding: bool = True  # add a learned vector per memory slot (how long ago the sentence was)
     noise: float = 0.1  # RN: fraction of empty memories inserted into training stories (0: off)
     init_std: float = 0.1  # weights start from N(0, init_std^2), as in the paper
@@ -75,8 +77,9 @@ class MemN2N(nn.Module):
     """x (B, 1 + M, J) word ids (row 0 the question, rows 1..M the story, most recent first) -> (B, V) scores."""
 
     def __init__(self, vocab_size, memory_size, sentence_size, d=20, hops=3, position_encoding=True,
-                 temporal_encoding=True, noise=0.1, init_std=0.1):
+                 temporal_encoding=True, noise=0.1, init_std=0.1, pe_length="sentence"):
         super().__init__()
+        self.pe_length = pe_length
         self.V, self.M, self.J, self.d, self.K = vocab_size, memory_size, sentence_size, d, hops
         self.pe, self.te, self.noise = position_encoding, temporal_encoding, noise
         self.linear_start = False  # LS: attention without softmax (set by `fit` during its first phase)
@@ -106,7 +109,10 @@ class MemN2N(nn.Module):
         # l_kj = a_j + (k/d) b_j with a_j = 1 − j/J, b_j = −(1 − 2j/J): two weighted sums over the
         # words (a batched matmul) instead of multiplying every word vector by l (same numbers, faster)
         J = words.shape[-1]
-        lengths = words.ne(0).sum(-1).clamp(min=1).float()[..., None]  # (..., 1)
+        if self.pe_length == "padded":
+            lengths = words.new_full(words.shape[:-1] + (1,), J).float()  # (..., 1): J = the padded length
+        else:
+            lengths = words.ne(0).sum(-1).clamp(min=1).float()[..., None]  # (..., 1): each sentence's J
         j = torch.arange(1, J + 1, device=words.device, dtype=torch.float32)  # (J,)
         inside = (j <= lengths).float()  # (..., J): padding words weigh nothing
         a = (1 - j / lengths) * inside  # (..., J)
@@ -179,7 +185,7 @@ def build(run_config):
     cfg = config_from_dict(Config, run_config["model"], "model config")
     data = run_config["data"]
     return MemN2N(len(data["classes"]), data["memory_size"], data["sentence_size"], cfg.d, cfg.hops,
-                  cfg.position_encoding, cfg.temporal_encoding, cfg.noise, cfg.init_std)
+                  cfg.position_encoding, cfg.temporal_encoding, cfg.noise, cfg.init_std, cfg.pe_length)
 
 
 def paper_train_config(**changes):
