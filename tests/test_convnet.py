@@ -205,7 +205,7 @@ def test_classify_prints_top5_and_names_an_unreadable_file(data_dir, tmp_path, c
 
 def test_feature_maps_keep_the_convolution_output_before_its_relu():
     seed_everything(0)
-    net = convnet.ConvNet((1, 8, 8), 10, channels=(4,), fc=(8,)).eval()
+    net = convnet.ConvNet((1, 8, 8), 10, channels=(4,), fc=(8,), batchnorm=False).eval()
     maps = dict(net.feature_maps(torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)))
     assert float(maps["conv1_1"].min()) < 0  # pre-activation values, not overwritten by the ReLU
     assert torch.equal(maps["relu1_1"], maps["conv1_1"].clamp(min=0))

@@ -13,7 +13,7 @@ The learning rate is picked on validation among `lrs` (first seed), then every s
 trained with it. Reported: mean and std of test accuracy over the seeds.
 
 Published: LeNet-5 0.95% test error (LeCun et al. 1998, Fig. 9; 0.8% with distortions);
-Simard et al. 2003, Table 2: convolutional net with elastic distortions 0.4%.
+Simard et al. 2003 (results table): convolutional net with elastic distortions 0.4%.
 """
 
 import os
@@ -35,7 +35,8 @@ CLAIM = ("A ConvNet (stages of convolution, non-linearity and pooling, trained e
 SECTION = "Convolutional neural networks; Image understanding with deep convolutional networks"
 DATA = ["mnist"]
 PAPER = {
-    "test_error": {"value": 0.004, "source": "Simard, Steinkraus & Platt 2003, Table 2: ConvNet, elastic distortions"},
+    "test_error": {"value": 0.004, "source": "Simard, Steinkraus & Platt 2003 (ICDAR), results table: convolutional "
+                   "net, cross-entropy, elastic distortions"},
     "lenet5_test_error": {"value": 0.0095, "source": "LeCun et al. 1998, Proc. IEEE, Fig. 9: LeNet-5"},
 }
 

@@ -53,7 +53,9 @@ class Config:
     first_kernel: int = 3  # size k of the first layer's k x k kernels, odd (the others are 3x3; stages only)
     fc: tuple[int, ...] = (128,)  # units of the fully connected hidden layers (stages only)
     dropout: float = 0.0  # dropout probability before each fully connected layer (stages only)
-    batchnorm: bool = False  # batch normalisation after each convolution (stages only)
+    # batch normalisation after each convolution (stages only); without it, plain SGD at the engine's default
+    # rate of 0.1 can kill the ReLUs of this He-initialised net in its first steps
+    batchnorm: bool = True
     mean: tuple[float, ...] = (0.5,)  # per-channel mean of the [0, 1] pixels, subtracted first
     std: tuple[float, ...] = (0.25,)  # per-channel std of the [0, 1] pixels, divided by
     label_smoothing: float = 0.0  # target mass spread over all classes in the loss (Szegedy et al. 2016)
@@ -134,7 +136,7 @@ class ConvNet(_Classifier):
     """
 
     def __init__(self, in_shape, num_classes, channels=(32, 64), convs_per_stage=1, fc=(128,),
-                 dropout=0.0, batchnorm=False, mean=(0.5,), std=(0.25,), first_kernel=3):
+                 dropout=0.0, batchnorm=True, mean=(0.5,), std=(0.25,), first_kernel=3):
         super().__init__()
         if first_kernel < 1 or first_kernel % 2 == 0:
             raise ValueError(f"first_kernel must be odd (padding k // 2 keeps the map size), got {first_kernel}")
