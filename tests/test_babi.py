@@ -105,6 +105,14 @@ def test_the_10k_copy_here_lacks_task_3_and_says_so(data_dir):
         babi.load(tasks=(3,), size="10k")
 
 
-def test_verify_passes_on_the_shared_copy(data_dir):
-    lines = babi.verify()
+def test_verify_parses_every_file_and_names_what_is_absent(data_dir, tmp_path):
+    # the 1k files only (linked), so the test stays short; the 10k part is then reported absent
+    root = tmp_path / "data"
+    (root / babi.FOLDER).mkdir(parents=True)
+    (root / babi.FOLDER / "en").symlink_to(data_dir / babi.FOLDER / "en")
+    lines = babi.verify(root)
     assert any("1k: 20 tasks" in line for line in lines)
+    assert any("10k: 0 tasks" in line and "absent here" in line for line in lines)
+    (root / babi.FOLDER / "en").unlink()
+    with pytest.raises(DataError, match="missing under"):
+        babi.verify(root)

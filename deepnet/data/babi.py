@@ -34,7 +34,8 @@ from deepnet.errors import DataError
 NAME = "babi"
 DESCRIPTION = "bAbI QA tasks v1.2: 20 story/question/answer tasks, 1k and 10k training questions per task"
 LICENCE = "CC BY 3.0 (LICENSE.txt in the archive)"
-SOURCE = "http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz (Facebook AI Research)"
+SOURCE = ("http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz (Facebook AI Research; "
+          "mirror used by Keras: https://s3.amazonaws.com/text-datasets/babi_tasks_1-20_v1-2.tar.gz)")
 FOLDER = "babi/tasks_1-20_v1-2"
 
 TASK_NAMES = {

@@ -54,7 +54,7 @@ class Config:
 
 PROFILES = {
     "smoke": Config(tasks=(2,), hops=(1, 2), seeds=1, epochs=1, linear_start=1, cache=""),
-    "quick": Config(seeds=2, epochs=40, anneal=10, linear_start=10),
+    "quick": Config(seeds=2, epochs=40, anneal=10, linear_start=10, cache=""),
     "full": Config(workers=2),
 }
 

@@ -97,7 +97,7 @@ PROFILES = {
     "smoke": Config(tasks_1k=(1,), tasks_10k=(), joint_1k=False, joint_10k=False, seeds=1, epochs=2,
                     linear_start=1, cache=""),
     "quick": Config(tasks_1k=(1, 2, 4, 6), tasks_10k=(), joint_1k=False, joint_10k=False, seeds=2,
-                    epochs=60, anneal=15, linear_start=10, workers=1),
+                    epochs=60, anneal=15, linear_start=10, workers=1, cache=""),
     "full": Config(workers=2),
 }
 
