@@ -48,10 +48,16 @@ def test_help_and_version():
     (["eval", "--run", "/nonexistent/run"], "is not a folder"),
     (["reproduce", "sgd_digits", "--smoke", "--epochs", "x"], "invalid int value"),
 ])
-def test_bad_input_is_one_line_and_non_zero(args, words):
-    p = deepnet(*args)
-    assert one_line_error(p), (p.returncode, p.stderr)
-    assert words in p.stderr
+def test_bad_input_is_one_line_and_non_zero(args, words, capsys):
+    code = main(args)  # in-process: the same entry point as the console script, without a new interpreter
+    err = capsys.readouterr().err
+    assert one_line_error(subprocess.CompletedProcess(args, code, "", err)), (code, err)
+    assert words in err
+
+
+def test_the_console_script_exits_non_zero_with_one_line():
+    p = deepnet("train", "mlp", "--data", "digits", "--lr", "fast")
+    assert one_line_error(p) and "invalid float value" in p.stderr
 
 
 def test_debug_shows_the_traceback():
