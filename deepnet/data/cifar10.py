@@ -19,10 +19,9 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import torch
 
 from deepnet.data import store
-from deepnet.data.common import ArrayDataset, Splits, carve_validation
+from deepnet.data.common import splits_with_validation
 from deepnet.errors import DataError
 
 NAME = "cifar10"
@@ -277,19 +276,9 @@ def load(seed=0, n_val=5000):
     """
     root, layout = store.locate_any(NAME, LAYOUTS, fetch=True)  # downloads the canonical tarball on first use
     arrays = _decoded(root, layout)
-    x, y = torch.from_numpy(arrays["train_x"]), torch.from_numpy(arrays["train_y"])
-    train_idx, val_idx = carve_validation(len(y), n_val, seed, labels=y)
     source = "canonical pickles" if layout == 0 else "JPEG re-encoded copy (artefacts lower accuracy)"
-    return Splits(
-        name=NAME,
-        train=ArrayDataset(x[train_idx], y[train_idx]),
-        val=ArrayDataset(x[val_idx], y[val_idx]),
-        test=ArrayDataset(torch.from_numpy(arrays["test_x"]), torch.from_numpy(arrays["test_y"])),
-        classes=list(CLASSES),
-        input_shape=(3, 32, 32),
-        licence=LICENCE,
-        notes=f"{source}; validation: {n_val} of the 50,000 training images, stratified, seed {seed}",
-    )
+    return splits_with_validation(NAME, arrays, n_val, seed, CLASSES, (3, 32, 32), LICENCE,
+                                  f"{source}; validation: {n_val} of the 50,000 training images, stratified, seed {seed}")
 
 
 def find_root():

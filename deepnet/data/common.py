@@ -76,3 +76,22 @@ def carve_validation(n, n_val, seed, labels=None):
         val_idx.append(idx[:kc])
         train_idx.append(idx[kc:])
     return torch.cat(train_idx).sort().values, torch.cat(val_idx).sort().values
+
+
+def splits_with_validation(name, arrays, n_val, seed, classes, input_shape, licence, notes):
+    """Splits from decoded {train_x, train_y, test_x, test_y} arrays, validation carved from train.
+
+    The carve is stratified and fixed by `seed`; the official test part stays untouched.
+    """
+    x, y = torch.from_numpy(arrays["train_x"]), torch.from_numpy(arrays["train_y"])
+    train_idx, val_idx = carve_validation(len(y), n_val, seed, labels=y)
+    return Splits(
+        name=name,
+        train=ArrayDataset(x[train_idx], y[train_idx]),
+        val=ArrayDataset(x[val_idx], y[val_idx]),
+        test=ArrayDataset(torch.from_numpy(arrays["test_x"]), torch.from_numpy(arrays["test_y"])),
+        classes=list(classes),
+        input_shape=tuple(input_shape),
+        licence=licence,
+        notes=notes,
+    )

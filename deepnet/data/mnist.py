@@ -5,16 +5,14 @@ The idx format (LeCun et al.): a 4-byte magic `0x00 0x00 <dtype code> <ndim>`, t
 big-endian uint32 sizes, then the values, big-endian, row-major.
 """
 
-import gzip
 import hashlib
 import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from deepnet.data import store
-from deepnet.data.common import ArrayDataset, Splits, carve_validation
+from deepnet.data.common import splits_with_validation
 from deepnet.errors import DataError
 
 NAME = "mnist"
@@ -187,18 +185,8 @@ def load(seed=0, n_val=5000):
     """
     root = store.locate(NAME, FILES, fetch=True)  # downloads on first use (DEEPNET_NO_DOWNLOAD=1: never)
     arrays = store.cached(NAME, [root / f for f in FILES], lambda: _build(root))
-    x, y = torch.from_numpy(arrays["train_x"]), torch.from_numpy(arrays["train_y"])
-    train_idx, val_idx = carve_validation(len(y), n_val, seed, labels=y)
-    return Splits(
-        name=NAME,
-        train=ArrayDataset(x[train_idx], y[train_idx]),
-        val=ArrayDataset(x[val_idx], y[val_idx]),
-        test=ArrayDataset(torch.from_numpy(arrays["test_x"]), torch.from_numpy(arrays["test_y"])),
-        classes=list(CLASSES),
-        input_shape=(1, 28, 28),
-        licence=LICENCE,
-        notes=f"validation: {n_val} of the 60,000 training images, stratified, seed {seed}",
-    )
+    return splits_with_validation(NAME, arrays, n_val, seed, CLASSES, (1, 28, 28), LICENCE,
+                                  f"validation: {n_val} of the 60,000 training images, stratified, seed {seed}")
 
 
 def find_root():
