@@ -116,3 +116,9 @@ def test_verify_parses_every_file_and_names_what_is_absent(data_dir, tmp_path):
     (root / babi.FOLDER / "en").unlink()
     with pytest.raises(DataError, match="missing under"):
         babi.verify(root)
+
+
+def test_load_like_rebuilds_a_runs_data_with_its_vocabulary(data_dir):
+    d = babi.load(tasks=(1,), seed=0)
+    again = babi.load_like({**d.info(), "seed": 0})
+    assert again.classes == d.classes and torch.equal(again.test.x, d.test.x)

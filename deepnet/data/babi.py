@@ -281,6 +281,15 @@ def load(seed=0, tasks=(1,), size="1k", memory_size=50, val_fraction=0.1, vocab=
     )
 
 
+def load_like(info):
+    """The data a run was trained on, from its config.json "data" section (tasks, size, vocabulary, shapes).
+
+    For `deepnet eval`: a model's vocabulary and memory size are fixed, so the data must be packed with them.
+    """
+    return load(seed=info.get("seed", 0), tasks=tuple(info.get("tasks", (1,))), size=info.get("size", "1k"),
+                memory_size=info["memory_size"], vocab=info["classes"], sentence_size=info["sentence_size"])
+
+
 def find_root():
     """The data root holding the bAbI 1k files, or None."""
     return store.find(FILES)
