@@ -73,7 +73,7 @@ class Config:
 PROFILES = {
     "smoke": Config(hidden=4, trajectories=1, sgd_steps=300, starts_per_trajectory=3, max_iter=40),
     "quick": Config(),
-    "full": Config(hidden=12, trajectories=20, sgd_steps=30000, starts_per_trajectory=16, max_iter=500),
+    "full": Config(hidden=10, trajectories=10, sgd_steps=20000, starts_per_trajectory=14, max_iter=300),
 }
 
 

@@ -36,6 +36,7 @@ from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.core.runtime import seed_everything, set_threads
 from deepnet.core.train import TrainConfig, batches, evaluate, fit
 from deepnet.data.common import ArrayDataset
+from deepnet.errors import TrainingDiverged
 from deepnet.experiments import Skipped
 from deepnet.systems import kernel_svm, linear, mlp
 
@@ -73,7 +74,7 @@ class Config:
     mlp_hidden: tuple[int, ...] = (800,)  # hidden layers of the MLP (Simard et al. 2003: one of 800 units)
     mlp_dropout: float = 0.0  # dropout after each hidden layer
     mlp_weight_decay: float = 0.0  # L2 penalty of the MLP
-    mlp_lrs: tuple[float, ...] = (0.03, 0.1, 0.3)  # rates tried for the MLP
+    mlp_lrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)  # rates tried for the MLP
     mlp_epochs: int = 15  # epochs of the MLP (cosine schedule)
     svm_Cs: tuple[float, ...] = (1.0, 10.0)  # soft-margin penalties tried for the SVM
     svm_gamma: float = 0.0  # Gaussian kernel width (0: scikit-learn's "scale", 1 / (D var(x)))
@@ -164,7 +165,11 @@ def tune_and_train(kind, cfg, data, out_dir, scratch):
     tuning = dataclasses.replace(data, test=data.val)  # tuning runs never touch the test set
     val_by_lr = []
     for lr in lrs:
-        r = _engine_run(make, run_config, tuning, lr, epochs, cfg.seed, cfg, scratch / f"{kind}_lr{lr}", wd)
+        try:
+            r = _engine_run(make, run_config, tuning, lr, epochs, cfg.seed, cfg, scratch / f"{kind}_lr{lr}", wd)
+        except TrainingDiverged:  # too high a rate: it simply loses
+            val_by_lr.append([lr, 0.0])
+            continue
         val_by_lr.append([lr, r["best"]["val_accuracy"]])
     lr = max(val_by_lr, key=lambda p: p[1])[0]
     runs = []
