@@ -127,13 +127,14 @@ def _plot(metrics, series, cfg, path):
     names = [c[0] for c in CONDITIONS]
     errs = [metrics[f"{n}_test_error"] for n in names]
     stds = [metrics[f"{n}_test_error_std"] for n in names]
-    a.bar(names, errs, yerr=stds, color=["tab:gray", "tab:blue", "tab:orange", "tab:green"], capsize=4)
+    colours = {"plain": "tab:gray", "dropout": "tab:blue", "augment": "tab:orange", "both": "tab:green"}
+    a.bar(names, errs, yerr=stds, color=[colours[n] for n in names], capsize=4)
     for i, e in enumerate(errs):
         a.text(i, e, f"{e:.4f}", ha="center", va="bottom", fontsize=8)
     a.set(ylabel="test error", title=f"{cfg.dataset}, {cfg.n_train or 'all'} training images, {cfg.epochs} epochs")
     for n in names:
         xs, ys = zip(*series[f"{n}_val_error_vs_epoch"])
-        b.plot(xs, ys, label=n)
+        b.plot(xs, ys, label=n, color=colours[n])
     b.set(xlabel="epoch", ylabel="validation error", yscale="log", title="validation error (mean over seeds)")
     b.legend(fontsize=8)
     fig.tight_layout()
