@@ -44,7 +44,7 @@ EXPERIMENTS = {
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
-DEMO = ["sgd_digits", "fig1_space_warping", "backprop_check"]
+DEMO = ["sgd_digits", "fig1_space_warping", "backprop_check", "fig2_feature_maps"]
 
 
 def _experiment(name):
