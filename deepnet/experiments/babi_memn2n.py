@@ -84,6 +84,7 @@ class Config:
     anneal_joint_10k: int = 5  # joint 10k halving period (the paper: 5)
     linear_start: int = 20  # LS: most epochs without the attention softmax (0: off)
     linear_start_10k: int = 5  # LS cap on 10k data (an epoch there is ten 1k epochs of steps)
+    linear_start_joint: int = 20  # LS cap for joint models on 1k (20 tasks: an epoch is 20 single-task epochs)
     noise: float = 0.1  # RN: fraction of empty memories added to training stories
     memory_size: int = 50  # sentences kept (the most recent), the paper's 50
     lr: float = 0.01  # the paper's rate for the batch-summed cost (the engine's mean loss gets lr x batch)
@@ -132,7 +133,8 @@ def unit_spec(cfg, size, tasks, seed, joint, hops=None):
         "size": size, "tasks": list(tasks), "seed": seed, "data_seed": 0, "memory_size": cfg.memory_size,
         "model": {"d": cfg.d_joint if joint else cfg.d, "hops": hops or cfg.hops, "position_encoding": True,
                   "temporal_encoding": True, "noise": cfg.noise, "init_std": 0.1,
-                  "linear_start": cfg.linear_start_10k if size == "10k" else cfg.linear_start,
+                  "linear_start": cfg.linear_start_10k if size == "10k" else
+                  cfg.linear_start_joint if joint else cfg.linear_start,
                   "linear_start_patience": 4, "linear_start_lr": 0.5},
         "train": {"epochs": epochs, "step_epochs": anneal, "lr": cfg.lr * cfg.batch_size,
                   "batch_size": cfg.batch_size, "clip_grad": 40 / cfg.batch_size, "seed": seed, "device": cfg.device},
