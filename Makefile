@@ -29,6 +29,7 @@ test: venv
 bench: venv
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_convnet.py
+	$(PY) benchmarks/bench_ntm.py
 
 # Regenerate the README's results table from results/ (never typed by hand).
 readme: venv

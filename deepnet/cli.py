@@ -41,6 +41,8 @@ EXPERIMENTS = {
     "dropout_augmentation": "deepnet.experiments.dropout_augmentation",
     "babi_memn2n": "deepnet.experiments.babi_memn2n",
     "babi_hops": "deepnet.experiments.babi_hops",
+    "ntm_copy": "deepnet.experiments.ntm_copy",
+    "ntm_priority_sort": "deepnet.experiments.ntm_priority_sort",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).

@@ -1,0 +1,209 @@
+"""ntm_copy: a Neural Turing Machine learns to copy and generalises to sequences far longer than it was trained on.
+
+Review, "Recurrent neural networks": RNNs augmented with a tape-like memory that they can read
+from and write to learn simple algorithms. Graves, Wayne & Danihelka 2014 (section 4.1, Figures
+3-6): trained to copy sequences of 1-20 random 8-bit vectors, the NTM copies sequences of length
+30, 50 and 120 with few errors, while an LSTM trained the same way fails beyond length 20; the
+NTM's write and read weightings (their Figure 6) move one location per step: a learned loop.
+
+Both models train on the same generated batches for the same number of steps, with the same
+grid of learning rates chosen on a validation set at training lengths, and are then tested once
+on fixed sets of each test length. Metric: mean bits wrong per sequence (outputs thresholded
+at 1/2), and the cost per sequence in bits.
+"""
+
+import statistics
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+
+from deepnet.core.runtime import seed_everything
+from deepnet.data import algorithmic
+from deepnet.systems import ntm
+
+NAME = "ntm_copy"
+CLAIM = ("A recurrent network with a tape-like memory it can read from and write to learns a simple "
+         "algorithm (copying) and applies it to sequences longer than any it was trained on, where a "
+         "plain LSTM fails.")
+SECTION = "Recurrent neural networks (memory-augmented networks: Neural Turing Machines)"
+DATA = []  # synthetic: generated with fixed seeds (deepnet.data.algorithmic)
+# The paper gives its copy results as figures (learning curves, Figure 3; outputs at lengths 10-120,
+# Figures 4-5) and no table of errors, so no number is quoted as a published value here.
+PAPER = {}
+
+
+@dataclass
+class Config:
+    """ntm_copy: NTM vs LSTM on the copy task, same batches, steps and learning-rate grid."""
+
+    train_min_len: int = 1  # training lengths drawn in [min, max] (the paper: 1-20)
+    train_max_len: int = 20
+    bits: int = 8  # bits per vector (the paper: 8)
+    steps: int = 20000  # parameter updates per model and learning rate
+    batch_size: int = 16  # sequences per update (the paper: 1)
+    optimizer: Literal["rmsprop", "adam"] = "adam"  # the paper: RMSProp, momentum 0.9
+    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)  # rates tried for both models; the best on validation is kept
+    controller: Literal["lstm", "feedforward"] = "lstm"  # NTM controller
+    controller_size: int = 100  # the paper: 100
+    memory_n: int = 128  # N locations (the paper: 128); must exceed the longest test length
+    memory_m: int = 20  # M width (the paper: 20)
+    lstm_size: int = 256  # baseline LSTM units per layer (the paper: 256)
+    lstm_layers: int = 3  # baseline LSTM layers (the paper: 3)
+    test_lengths: tuple[int, ...] = (10, 20, 30, 50, 80, 100, 120)  # lengths tested
+    test_size: int = 100  # test sequences per length
+    val_size: int = 64  # validation sequences per validation length
+    val_every: int = 250  # steps between validations
+    seeds: int = 1  # seeds trained with the chosen rates
+    seed: int = 0  # first seed
+    threads: int = 1  # torch threads: these tensors are small, one thread wastes least on a shared machine
+
+
+PROFILES = {
+    "smoke": Config(train_max_len=4, steps=10, batch_size=4, lrs=(1e-3,), controller_size=16, memory_n=16,
+                    memory_m=6, lstm_size=16, lstm_layers=1, test_lengths=(4, 8), test_size=4, val_size=4,
+                    val_every=5),
+    # CPU minutes: a single rate for both models, and lengths 1-10 (tests at 20+ probe generalisation)
+    "quick": Config(train_max_len=10, steps=2000, lrs=(1e-3,), val_every=250),
+    "full": Config(),
+}
+
+
+def targets(profile):
+    if profile == "smoke":
+        return {}
+    if profile == "quick":
+        # trained on 1-10 for minutes: the copy is learned at the training lengths, and the
+        # LSTM is worse than the NTM at twice the longest training length
+        return {"ntm_bits_wrong_len_10": {"op": "<=", "value": 1.0},
+                "lstm_bits_wrong_len_20": {"op": ">", "metric": "ntm_bits_wrong_len_20"}}
+    return {"ntm_bits_wrong_len_50": {"op": "<=", "value": 1.0},
+            "lstm_bits_wrong_len_50": {"op": ">", "metric": "ntm_bits_wrong_len_50"}}
+
+
+def model_configs(cfg):
+    common = dict(controller=cfg.controller, controller_size=cfg.controller_size, memory_n=cfg.memory_n,
+                  memory_m=cfg.memory_m, lstm_size=cfg.lstm_size, lstm_layers=cfg.lstm_layers)
+    return {"ntm": ntm.Config(kind="ntm", **common), "lstm": ntm.Config(kind="lstm", **common)}
+
+
+def train_both(cfg, task, out_dir, val_lengths, min_len, max_len, model_cfgs=None, log=print, n_out=16):
+    """Train NTM and LSTM alike (same steps, batches, rate grid, seeds); returns {kind: [(model, summary), ...]}.
+
+    The first seed chooses each model's rate on validation; further seeds reuse it. The NTM of the
+    first seed is kept as out_dir/model (a run folder).
+    """
+    scratch = out_dir / "scratch"
+    tc = ntm.TrainConfig(task=task, bits=cfg.bits, min_len=min_len, max_len=max_len, steps=cfg.steps,
+                         batch_size=cfg.batch_size, optimizer=cfg.optimizer, val_every=cfg.val_every,
+                         val_size=cfg.val_size, val_lengths=tuple(val_lengths), checkpoint_every=cfg.val_every,
+                         threads=cfg.threads, n_out=n_out)
+    runs, grids = {}, {}
+    for kind, mcfg in (model_cfgs or model_configs(cfg)).items():
+        runs[kind] = []
+        for i in range(cfg.seeds):
+            seed = cfg.seed + i
+            tci = replace(tc, seed=seed)
+            keep = out_dir / "model" if (kind == "ntm" and i == 0) else None
+            lrs = cfg.lrs if i == 0 else (runs[kind][0][1]["lr"],)
+            seed_everything(seed)
+            model, summary, grid = ntm.train_grid(mcfg, tci, lrs, scratch, log=log, keep=keep)
+            if i == 0:
+                grids[kind] = grid
+            runs[kind].append((model, summary))
+    import shutil
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    return runs, grids
+
+
+def mean_std(values):
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def run(cfg, out_dir, profile):
+    torch.set_num_threads(cfg.threads)
+    val_lengths = sorted({max(cfg.train_min_len, cfg.train_max_len // 2), cfg.train_max_len})
+    runs, grids = train_both(cfg, "copy", out_dir, val_lengths, cfg.train_min_len, cfg.train_max_len)
+    test = algorithmic.fixed_set("copy", cfg.test_lengths, cfg.test_size, seed=2_000, bits=cfg.bits)
+
+    metrics, series = {}, {}
+    for kind, rs in runs.items():
+        for L, batch in test.items():
+            scores = [ntm.score(m, batch) for m, _ in rs]
+            for key in ("bits_wrong", "cost_bits"):
+                mean, std = mean_std([s[key] for s in scores])
+                metrics[f"{kind}_{key}_len_{L}"] = mean
+                if cfg.seeds > 1:
+                    metrics[f"{kind}_{key}_len_{L}_std"] = std
+            series.setdefault(f"{kind}_bits_wrong_vs_length", []).append([L, metrics[f"{kind}_bits_wrong_len_{L}"]])
+        metrics[f"{kind}_val_cost_bits"] = statistics.mean(s["best"]["val_cost_bits"] for _, s in rs)
+        metrics[f"{kind}_lr"] = rs[0][1]["lr"]
+        metrics[f"{kind}_train_seconds"] = statistics.mean(s["seconds"] for _, s in rs)
+        metrics[f"{kind}_params"] = sum(p.numel() for p in rs[0][0].parameters())
+        metrics[f"{kind}_train_sequences"] = rs[0][1]["sequences"]
+        series[f"{kind}_val_cost_vs_sequences"] = [[h["sequences"], h["val_cost_bits"]]
+                                                   for h in rs[0][1]["history"] if "sequences" in h]
+        series[f"{kind}_val_cost_by_lr"] = grids[kind]
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+
+    _plot_lengths(series, cfg, out_dir / "error_vs_length.png")
+    arts = ["error_vs_length.png", "model/"]
+    model = runs["ntm"][0][0]
+    # one sequence at the longest training length, and one of length 50 when it is tested and fits the memory
+    for L in [cfg.train_max_len] + ([50] if 50 in cfg.test_lengths and 50 < cfg.memory_n else []):
+        b = algorithmic.fixed_set("copy", (L,), 1, seed=3_000, bits=cfg.bits)[L]
+        name = f"weightings_len_{L}.png"
+        plot_weightings(model, b, f"NTM copy, length {L} (trained on {cfg.train_min_len}-{cfg.train_max_len})",
+                        out_dir / name)
+        arts.append(name)
+    return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": arts, "device": "cpu"}
+
+
+def _plot_lengths(series, cfg, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for kind, label in (("ntm", "NTM"), ("lstm", f"LSTM {cfg.lstm_layers}x{cfg.lstm_size}")):
+        xs, ys = zip(*series[f"{kind}_bits_wrong_vs_length"])
+        ax.plot(xs, ys, "o-", label=label)
+    xs = [L for L, _ in series["ntm_bits_wrong_vs_length"]]
+    ax.plot(xs, [cfg.bits * L / 2 for L in xs], "k:", lw=1, label="chance (half the bits)")
+    ax.axvspan(cfg.train_min_len, cfg.train_max_len, color="0.9", label="training lengths")
+    ax.set(xlabel="sequence length", ylabel="bits wrong per sequence", yscale="symlog",
+           title="copy: errors vs test length")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_weightings(model, batch, title, path):
+    """The paper's Figure 6: inputs, outputs, and the write and read weightings over time (one sequence)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with torch.no_grad():
+        z, _, ws = model(batch.x[:1], batch.y[:1], batch.mask[:1], record=True)  # ws (1, T, H, N)
+    out = torch.sigmoid(z[0]) * batch.mask[0, :, None]
+    R = model.R
+    w_read, w_write = ws[0, :, 0], ws[0, :, R]  # the first read head and the first write head, (T, N)
+    used = (torch.maximum(w_read.max(0).values, w_write.max(0).values) > 0.05).nonzero().flatten()
+    lo, hi = (int(used.min()), int(used.max()) + 1) if len(used) else (0, model.N)
+    lo, hi = max(0, lo - 2), min(model.N, hi + 2)  # the rows the heads visited, with a margin
+    fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), gridspec_kw={"height_ratios": [1, 2]})
+    panels = [(batch.x[0].T, "inputs", "channel"), (out.T, "outputs", "bit"),
+              (w_write[:, lo:hi].T, "write weighting", "location"), (w_read[:, lo:hi].T, "read weighting", "location")]
+    for ax, (img, name, ylab) in zip(axes.flat, panels):
+        ax.imshow(img.numpy(), aspect="auto", cmap="gray_r", interpolation="nearest",
+                  extent=None if ylab != "location" else (-0.5, img.shape[1] - 0.5, hi - 0.5, lo - 0.5))
+        ax.set(title=name, xlabel="time step", ylabel=ylab)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

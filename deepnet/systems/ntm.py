@@ -1,0 +1,446 @@
+"""Neural Turing Machine (Graves, Wayne & Danihelka 2014, "Neural Turing Machines", arXiv:1410.5401).
+
+The review ("Recurrent neural networks"): an RNN augmented with a tape-like memory that it can
+choose to read from or write to learns simple algorithms, e.g. to output a sorted list of
+symbols when the input is an unsorted sequence with a priority for each.
+
+A controller (an LSTM or a feed-forward layer) sees the input x_t and the previous read vectors
+r_{t-1}; from its state h_t it emits, for every head, the parameters of a weighting w_t over
+the N locations of a memory M_t (N × M). Addressing (section 3.3 of the paper):
+
+    w^c_t(i) = exp(β_t K[k_t, M_t(i)]) / Σ_j exp(β_t K[k_t, M_t(j)])   content, K = cosine similarity
+    w^g_t    = g_t w^c_t + (1 − g_t) w_{t−1}                             interpolation with the last weighting
+    w̃_t(i)  = Σ_j w^g_t(j) s_t(i − j)                                   circular convolution shift
+    w_t(i)   = w̃_t(i)^γ_t / Σ_j w̃_t(j)^γ_t                              sharpening
+
+Reading and writing (sections 3.1, 3.2):
+
+    r_t     = Σ_i w_t(i) M_t(i)                   read
+    M̃_t(i) = M_{t−1}(i) [1 − w_t(i) e_t]          erase (several write heads: the factors multiply)
+    M_t(i)  = M̃_t(i) + w_t(i) a_t                 add   (several write heads: the adds sum)
+
+The output y_t = σ(W [h_t; r_t]) predicts the target bits. Everything is batched: all heads are
+addressed in the same tensor operations, (B, heads, N), so one time step costs a fixed handful
+of kernels whatever the number of heads.
+
+Numerical stability (no NaN over long training), the tricks used:
+  * cosine similarity divides by max(‖u‖, 1e-8) (F.normalize), never by a zero norm;
+  * the memory starts at a small constant (1e-6), not zero and not random: Collier & Beel 2018
+    ("Implementing Neural Turing Machines") found constant initialisation converges fastest;
+  * the initial weighting of every head is one-hot on location 0 (a uniform one could never
+    become focused: with constant memory content addressing and shifts keep it uniform);
+  * sharpening is computed as softmax(γ log(w̃ + 1e-12)): the power of a zero weight has a
+    NaN gradient in γ (0^γ log 0), and w̃^γ can underflow to all zeros for large γ;
+  * β = softplus(·) ≥ 0, γ = 1 + softplus(·) ≥ 1, g = σ(·), s = softmax(·), e = σ(·): every
+    parameter stays in its range whatever the controller outputs;
+  * gradients are clipped element-wise to [−10, 10], as in the paper (section 4), and optionally
+    by global norm.
+
+The LSTM baseline of the paper (3 layers of 256 units for copy) lives here too, with the same
+forward(x, y, mask) interface, so that both models train in the same loop on the same batches.
+Training does not fit the supervised engine (sequences are generated, not read from a dataset;
+outputs are scored on masked steps only), so `train` below is this system's own loop: it writes
+a run folder (config.json, checkpoint.pt, best.pt, metrics.jsonl) and can resume a killed run.
+"""
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from deepnet.core.checkpoint import atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from deepnet.core.config import config_from_dict
+from deepnet.core.runtime import seed_everything, set_threads
+from deepnet.core.train import MetricsLog
+from deepnet.data import algorithmic
+from deepnet.errors import CheckpointError, TrainingDiverged
+
+LN2 = math.log(2)
+
+
+@dataclass
+class Config:
+    """A Neural Turing Machine (or the paper's LSTM baseline) for binary sequence tasks."""
+
+    kind: Literal["ntm", "lstm"] = "ntm"  # the NTM, or the plain LSTM baseline
+    controller: Literal["lstm", "feedforward"] = "lstm"  # NTM controller network
+    controller_size: int = 100  # units of the controller (the paper: 100 for copy)
+    memory_n: int = 128  # N, memory locations (the paper: 128)
+    memory_m: int = 20  # M, width of a location (the paper: 20)
+    read_heads: int = 1  # read heads
+    write_heads: int = 1  # write heads
+    shift_range: int = 1  # shifts allowed: -R..R (the paper: -1, 0, 1)
+    lstm_size: int = 256  # baseline: units per LSTM layer (the paper: 256)
+    lstm_layers: int = 3  # baseline: LSTM layers (the paper: 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Addressing, reading and writing: functions of tensors, tested on their own
+
+
+def content_weighting(k, beta, memory):
+    """w^c(i) = exp(β K[k, M(i)]) / Σ_j exp(β K[k, M(j)]), K the cosine similarity.
+
+    k (B, H, M), beta (B, H), memory (B, N, M) -> (B, H, N).
+    """
+    K = F.normalize(k, dim=-1, eps=1e-8) @ F.normalize(memory, dim=-1, eps=1e-8).transpose(1, 2)  # (B, H, N)
+    return torch.softmax(beta[..., None] * K, dim=-1)  # softmax subtracts the max: no overflow for large β
+
+
+def interpolate(w_c, w_prev, g):
+    """w^g = g w^c + (1 − g) w_{t−1}.  w_c, w_prev (B, H, N), g (B, H)."""
+    g = g[..., None]
+    return g * w_c + (1 - g) * w_prev
+
+
+def shift(w_g, s):
+    """w̃(i) = Σ_j w^g(j) s(i − j), indices modulo N (a circular convolution).
+
+    w_g (B, H, N); s (B, H, 2R+1), s[..., R + o] the weight of a shift by o in -R..R.
+    roll(w, o)[i] = w[i − o], so w̃ = Σ_o s(o) roll(w^g, o): 2R+1 rolls, no loop over N.
+    """
+    R = (s.shape[-1] - 1) // 2
+    rolled = torch.stack([w_g.roll(o, dims=-1) for o in range(-R, R + 1)], dim=-1)  # (B, H, N, 2R+1)
+    return (rolled * s[..., None, :]).sum(-1)  # (B, H, N)
+
+
+def sharpen(w_s, gamma):
+    """w(i) = w̃(i)^γ / Σ_j w̃(j)^γ, computed as softmax(γ log(w̃ + 1e-12)) (no 0^γ, no underflow).
+
+    w_s (B, H, N), gamma (B, H) -> (B, H, N).
+    """
+    return torch.softmax(gamma[..., None] * torch.log(w_s + 1e-12), dim=-1)
+
+
+def read(w, memory):
+    """r = Σ_i w(i) M(i).  w (B, R, N), memory (B, N, M) -> (B, R, M)."""
+    return w @ memory
+
+
+def write(memory, w, e, a):
+    """Erase then add, for W write heads at once.
+
+    M̃(i) = M(i) Π_h [1 − w_h(i) e_h]   (the erase factors of several heads multiply; order does not matter)
+    M'(i) = M̃(i) + Σ_h w_h(i) a_h
+    memory (B, N, M), w (B, W, N), e and a (B, W, M) -> (B, N, M).
+    """
+    keep = (1 - w[..., None] * e[:, :, None, :]).prod(dim=1)  # (B, W, N, M) -> (B, N, M)
+    return memory * keep + w.transpose(1, 2) @ a  # (B, N, W) @ (B, W, M) -> (B, N, M)
+
+
+# ---------------------------------------------------------------------------------------------
+# The models
+
+
+class NTM(nn.Module):
+    """x (B, T, in_size) -> (B, T, out_size) logits of the target bits; loss on the masked steps."""
+
+    def __init__(self, in_size, out_size, controller="lstm", controller_size=100, memory_n=128, memory_m=20,
+                 read_heads=1, write_heads=1, shift_range=1):
+        super().__init__()
+        self.N, self.M, self.R, self.W, self.S = memory_n, memory_m, read_heads, write_heads, shift_range
+        self.H = read_heads + write_heads  # heads 0..R-1 read, R..R+W-1 write
+        self.kind = controller
+        ctrl_in = in_size + read_heads * memory_m  # the controller sees x_t and r_{t-1}
+        if controller == "lstm":
+            self.cell = nn.LSTMCell(ctrl_in, controller_size)
+        else:
+            self.cell = nn.Linear(ctrl_in, controller_size)
+        self.P = memory_m + 3 + (2 * shift_range + 1)  # per head: k (M), β, g, γ, s (2R+1)
+        # one projection for every head's parameters, and the write heads' erase and add vectors
+        self.heads = nn.Linear(controller_size, self.H * self.P + write_heads * 2 * memory_m)
+        self.out = nn.Linear(controller_size + read_heads * memory_m, out_size)
+        self.r0 = nn.Parameter(torch.randn(read_heads, memory_m) * 0.01)  # learned first read vectors
+        w0 = torch.zeros(self.H, memory_n)
+        w0[:, 0] = 1.0  # every head starts on location 0 (see the module docstring)
+        self.register_buffer("w0", w0, persistent=False)
+
+    def initial_state(self, B, device):
+        ctrl = None
+        if self.kind == "lstm":
+            z = torch.zeros(B, self.cell.hidden_size, device=device)
+            ctrl = (z, z)
+        memory = torch.full((B, self.N, self.M), 1e-6, device=device)  # constant init (Collier & Beel 2018)
+        return ctrl, self.r0.expand(B, -1, -1), self.w0.expand(B, -1, -1), memory
+
+    def step(self, x_t, state):
+        """One time step. x_t (B, in_size); state (ctrl, r (B, R, M), w (B, H, N), memory (B, N, M)).
+
+        Returns logits (B, out_size), the new state, and the weightings w_t (B, H, N).
+        """
+        ctrl, r, w_prev, memory = state
+        B = x_t.shape[0]
+        inp = torch.cat([x_t, r.flatten(1)], dim=1)  # (B, in + R*M)
+        if self.kind == "lstm":
+            ctrl = self.cell(inp, ctrl)
+            h = ctrl[0]
+        else:
+            h = torch.tanh(self.cell(inp))  # (B, controller_size)
+
+        p = self.heads(h)
+        M, P, S2 = self.M, self.P, 2 * self.S + 1
+        a_ = p[:, :self.H * P].view(B, self.H, P)  # (B, heads, P)
+        k = a_[..., :M]  # keys (B, H, M)
+        beta = F.softplus(a_[..., M])  # key strength β ≥ 0
+        g = torch.sigmoid(a_[..., M + 1])  # interpolation gate g in (0, 1)
+        gamma = 1 + F.softplus(a_[..., M + 2])  # sharpening γ ≥ 1
+        s = torch.softmax(a_[..., M + 3:M + 3 + S2], dim=-1)  # shift weighting over -R..R (B, H, 2R+1)
+        ea = p[:, self.H * P:].view(B, self.W, 2, M)  # (B, W, erase/add, M)
+        e = torch.sigmoid(ea[:, :, 0])  # erase vector e_t in (0, 1)^M
+        a = ea[:, :, 1]  # add vector a_t
+
+        # all heads address the memory as it was before this step's write (one batched computation)
+        w_c = content_weighting(k, beta, memory)
+        w_g = interpolate(w_c, w_prev, g)
+        w = sharpen(shift(w_g, s), gamma)  # (B, H, N)
+
+        memory = write(memory, w[:, self.R:], e, a)  # the write heads
+        r = read(w[:, :self.R], memory)  # the read heads see this step's write; (B, R, M)
+        logits = self.out(torch.cat([h, r.flatten(1)], dim=1))
+        return logits, (ctrl, r, w, memory), w
+
+    def forward(self, x, y=None, mask=None, record=False):
+        """x (B, T, in) -> logits (B, T, out); loss = cost per sequence (nats, mean over the batch).
+
+        With record=True, also returns the weightings (B, T, heads, N) for plotting.
+        """
+        B, T, _ = x.shape
+        state = self.initial_state(B, x.device)
+        outs, ws = [], []
+        for t in range(T):  # a recurrent net: one step at a time
+            logits, state, w = self.step(x[:, t], state)
+            outs.append(logits)
+            if record:
+                ws.append(w)
+        z = torch.stack(outs, dim=1)  # (B, T, out)
+        loss = sequence_cost(z, y, mask) if y is not None else None
+        if record:
+            return z, loss, torch.stack(ws, dim=1)  # (B, T, H, N)
+        return z, loss
+
+
+class LSTMBaseline(nn.Module):
+    """The paper's baseline: a stack of LSTM layers, x (B, T, in) -> (B, T, out) logits (fused kernel)."""
+
+    def __init__(self, in_size, out_size, lstm_size=256, lstm_layers=3):
+        super().__init__()
+        self.lstm = nn.LSTM(in_size, lstm_size, lstm_layers, batch_first=True)
+        self.out = nn.Linear(lstm_size, out_size)
+
+    def forward(self, x, y=None, mask=None):
+        h, _ = self.lstm(x)  # (B, T, lstm_size)
+        z = self.out(h)
+        return z, (sequence_cost(z, y, mask) if y is not None else None)
+
+
+def sequence_cost(z, y, mask):
+    """Σ over scored steps and bits of the binary cross-entropy, mean over sequences (nats).
+
+    Divided by ln 2 it is the paper's "cost per sequence (bits)".
+    """
+    bce = F.binary_cross_entropy_with_logits(z, y, reduction="none").sum(-1)  # (B, T)
+    return (bce * mask).sum(1).mean()
+
+
+@torch.no_grad()
+def score(model, batch, chunk=256):
+    """{cost_bits, bits_wrong}: per-sequence means of the cost (bits) and of the output bits wrong (threshold 1/2)."""
+    was = model.training
+    model.eval()
+    cost, wrong, n = 0.0, 0.0, 0
+    for i in range(0, len(batch.x), chunk):
+        x, y, m = batch.x[i:i + chunk], batch.y[i:i + chunk], batch.mask[i:i + chunk]
+        z = model(x, y, m)[0]
+        bce = F.binary_cross_entropy_with_logits(z, y, reduction="none").sum(-1)
+        cost += float((bce * m).sum()) / LN2
+        wrong += float((((z > 0).float() != y).float().sum(-1) * m).sum())
+        n += len(x)
+    model.train(was)
+    return {"cost_bits": cost / n, "bits_wrong": wrong / n}
+
+
+def build(run_config):
+    """The model a run folder describes (config.json: "model" section and the task's "data" sizes)."""
+    cfg = config_from_dict(Config, run_config["model"], "model config")
+    d = run_config["data"]
+    return make_model(cfg, d["in_size"], d["out_size"])
+
+
+def make_model(cfg, in_size, out_size):
+    if cfg.kind == "lstm":
+        return LSTMBaseline(in_size, out_size, cfg.lstm_size, cfg.lstm_layers)
+    return NTM(in_size, out_size, cfg.controller, cfg.controller_size, cfg.memory_n, cfg.memory_m,
+               cfg.read_heads, cfg.write_heads, cfg.shift_range)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: this system's own loop (generated sequences, masked outputs)
+
+
+@dataclass
+class TrainConfig:
+    """How to train on an algorithmic task (one freshly generated batch per step)."""
+
+    task: Literal["copy", "repeat_copy", "associative_recall", "priority_sort"] = "copy"
+    bits: int = 8  # width of the binary vectors
+    n_out: int = 16  # priority sort: vectors to output (the paper: 16)
+    min_len: int = 1  # training lengths drawn uniformly in [min_len, max_len] (copy: 1..20 in the paper)
+    max_len: int = 20
+    steps: int = 1000  # parameter updates
+    batch_size: int = 16  # sequences per update (the paper: 1)
+    optimizer: Literal["rmsprop", "adam"] = "adam"  # the paper: RMSProp with momentum 0.9
+    lr: float = 1e-3  # learning rate
+    momentum: float = 0.9  # RMSProp momentum
+    clip_value: float = 10.0  # clip each gradient component to [-v, v] (the paper: 10)
+    clip_norm: float = 50.0  # then clip the global gradient norm (0: off)
+    val_every: int = 100  # steps between validations (best.pt chosen on validation cost)
+    val_size: int = 64  # validation sequences per length
+    val_lengths: tuple[int, ...] = (5, 10, 15, 20)  # validation lengths (inside the training range)
+    checkpoint_every: int = 100  # steps between writes of checkpoint.pt
+    seed: int = 0  # initialisation and training batches
+    threads: int = 0  # CPU threads (0: torch's default)
+    max_seconds: float = 0.0  # stop after this wall time too (0: no limit)
+
+
+def _optimizer(model, tc):
+    if tc.optimizer == "rmsprop":
+        return torch.optim.RMSprop(model.parameters(), lr=tc.lr, momentum=tc.momentum, alpha=0.95, eps=1e-6)
+    return torch.optim.Adam(model.parameters(), lr=tc.lr)
+
+
+def train(model_cfg, tc, run_dir, resume=False, log=print, device="cpu"):
+    """Train a fresh model (or resume run_dir/checkpoint.pt) on tc.task; returns (model, summary).
+
+    The batch of step s is fixed by (tc.seed, s), so a resumed run sees the same batches as an
+    uninterrupted one. Validation uses a set fixed by another seed; best.pt keeps the weights of
+    the lowest validation cost.
+    """
+    run_dir = Path(run_dir)
+    set_threads(tc.threads)
+    seed_everything(tc.seed)
+    in_size, out_size = algorithmic.sizes(tc.task, tc.bits)
+    run_config = {"system": "ntm", "model": asdict(model_cfg), "train": asdict(tc),
+                  "data": {"task": tc.task, "bits": tc.bits, "in_size": in_size, "out_size": out_size}}
+    run_config["train"]["val_lengths"] = list(tc.val_lengths)
+    model = make_model(model_cfg, in_size, out_size).to(device)
+    opt = _optimizer(model, tc)
+    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
+    step, best, history = 0, None, []
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, system="ntm")
+        if state["config"] != run_config:
+            raise CheckpointError(f"{ckpt_path} was written with other settings; start a new run folder")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, best, history = state["step"], state["metrics"]["best"], state["metrics"]["history"]
+        set_rng_state(state["rng"])
+        log(f"resumed {run_dir} at step {step}")
+    elif ckpt_path.exists():
+        raise CheckpointError(f"{run_dir} already holds a run: resume it or choose another folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
+    metrics_log = MetricsLog(run_dir)
+
+    draw = algorithmic.sampler(tc.task, tc.seed, tc.batch_size, tc.min_len, tc.max_len, tc.bits,
+                                 n_out=tc.n_out)
+    val = algorithmic.fixed_set(tc.task, tc.val_lengths, tc.val_size, seed=1_000 + tc.seed, bits=tc.bits,
+                                n_out=tc.n_out)
+
+    def validate():
+        scores = [score(model, b) for b in val.values()]
+        return {k: sum(s[k] for s in scores) / len(scores) for k in scores[0]}
+
+    def save(path, metrics):
+        save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "epoch": 0,
+                         "config": run_config, "rng": rng_state(), "metrics": metrics}, path)
+
+    t0, loss_sum, n_sum = time.perf_counter(), 0.0, 0
+    model.train()
+    while step < tc.steps:
+        if tc.max_seconds and time.perf_counter() - t0 > tc.max_seconds:
+            log(f"stopped at step {step}: --max-seconds {tc.max_seconds} reached")
+            break
+        b = draw(step)
+        _, loss = model(b.x.to(device), b.y.to(device), b.mask.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.clip_value > 0:
+            nn.utils.clip_grad_value_(model.parameters(), tc.clip_value)
+        if tc.clip_norm > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
+        opt.step()
+        step += 1
+        if not math.isfinite(loss.item()):
+            raise TrainingDiverged(f"loss is {loss.item()} at step {step}; lower the learning rate")
+        loss_sum += loss.item() / LN2
+        n_sum += 1
+        if step % tc.val_every == 0 or step == tc.steps:
+            v = validate()
+            rec = {"event": "val", "step": step, "sequences": step * tc.batch_size, "train_cost_bits": loss_sum / n_sum,
+                   **{f"val_{k}": x for k, x in v.items()}, "seconds": time.perf_counter() - t0}
+            loss_sum, n_sum = 0.0, 0
+            history.append(rec)
+            metrics_log.write(rec)
+            if best is None or rec["val_cost_bits"] < best["val_cost_bits"]:
+                best = rec
+                save(best_path, {"best": best, "history": []})
+            log(f"step {step}: train {rec['train_cost_bits']:.3f} bits/seq, val {v['cost_bits']:.3f} bits/seq, "
+                f"{v['bits_wrong']:.2f} bits wrong ({rec['seconds']:.0f} s)")
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            save(ckpt_path, {"best": best, "history": history})
+    if best is None:  # stopped before the first validation
+        v = validate()
+        best = {"event": "val", "step": step, **{f"val_{k}": x for k, x in v.items()}}
+        history.append(best)
+        save(best_path, {"best": best, "history": []})
+    save(ckpt_path, {"best": best, "history": history})
+    metrics_log.close()
+    seconds = time.perf_counter() - t0
+    return model, {"best": best, "history": history, "steps": step, "seconds": seconds,
+                   "sequences": step * tc.batch_size}
+
+
+def load_best(run_dir, device="cpu"):
+    """The model of run_dir with its best (validation) weights."""
+    state = load_checkpoint(Path(run_dir) / "best.pt", system="ntm")
+    model = build(state["config"]).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def train_grid(model_cfg, tc, lrs, run_root, log=print, keep=None):
+    """Train one model per learning rate in `lrs` (same steps, same batches); pick the lowest validation cost.
+
+    Both the NTM and the LSTM baseline go through this, so they get the same tuning effort.
+    Returns (best model, its summary, [[lr, val_cost_bits], ...]). `keep`, if given, is the folder
+    the chosen run is moved to (a run folder that deepnet.load_run reads).
+    """
+    import dataclasses
+    import shutil
+
+    results = []
+    for lr in lrs:
+        run_dir = Path(run_root) / f"{model_cfg.kind}_lr{lr:g}_seed{tc.seed}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log(f"-- {model_cfg.kind}, lr {lr:g}, seed {tc.seed}")
+        try:
+            model, summary = train(model_cfg, dataclasses.replace(tc, lr=lr), run_dir, log=log)
+        except TrainingDiverged as e:  # a rate too high loses the comparison instead of ending the experiment
+            log(f"   diverged: {e}")
+            continue
+        results.append((summary["best"]["val_cost_bits"], lr, run_dir, summary))
+    if not results:
+        raise TrainingDiverged(f"{model_cfg.kind}: every learning rate in {lrs} diverged")
+    cost, lr, run_dir, summary = min(results, key=lambda r: r[0])
+    if keep is not None:
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.move(str(run_dir), str(keep))
+        run_dir = Path(keep)
+    summary = {**summary, "lr": lr, "run_dir": str(run_dir)}
+    return load_best(run_dir), summary, [[r[1], r[0]] for r in results]
