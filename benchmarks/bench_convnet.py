@@ -33,9 +33,10 @@ from torch.nn import functional as F
 
 from deepnet.core.runtime import environment, pick_device, seed_everything
 
-# The fixed CPU recipe for time_to_99 (chosen on MNIST validation accuracy during development):
-# a two-stage ConvNet, one epoch of one-cycle Nesterov SGD, no augmentation.
-RECIPE = dict(channels=(16, 32), fc=(128,), batchnorm=True, epochs=1, batch_size=64, lr=0.1)
+# The fixed CPU recipe for time_to_99, chosen on MNIST validation accuracy during development: a
+# two-stage ConvNet, two epochs of one-cycle Nesterov SGD, no augmentation (validation 0.9892; one
+# epoch of a (16, 32) net reached 0.9885 on test, short of 0.990; two epochs of it 0.9866 on validation).
+RECIPE = dict(channels=(32, 64), fc=(128,), batchnorm=True, epochs=2, batch_size=64, lr=0.1)
 
 TIME_TO_99 = r"""
 import time, sys
