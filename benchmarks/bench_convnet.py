@@ -58,7 +58,8 @@ model = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels
 cfg = TrainConfig(epochs=R["epochs"], batch_size=R["batch_size"], lr=R["lr"], nesterov=True, schedule="onecycle",
                   warmup=0.1, monitor="accuracy", device=sys.argv[3], progress=False, threads=threads,
                   eval_batch_size=1000)
-r = fit(model, data, cfg, tempfile.mkdtemp() + "/run", {"system": "convnet", "model": asdict(mcfg), "data": data.info()})
+run_config = {"system": "convnet", "model": asdict(mcfg), "data": data.info()}
+r = fit(model, data, cfg, tempfile.mkdtemp() + "/run", run_config)
 print({"test_accuracy": r["test"]["accuracy"], "seconds_from_start": time.time() - t0, "threads": threads,
        "train_seconds": r["seconds"]})
 """
@@ -159,7 +160,8 @@ def images_per_s(epochs, repeats, device, n_train):
         times["deepnet"].append(time.perf_counter() - t)
     best = {k: min(v) for k, v in times.items()}
     return {"train_images": n, "reference_images_per_s": n / best["reference"],
-            "deepnet_images_per_s": n / best["deepnet"], "ratio_deepnet_over_reference": best["reference"] / best["deepnet"],
+            "deepnet_images_per_s": n / best["deepnet"],
+            "ratio_deepnet_over_reference": best["reference"] / best["deepnet"],
             "note": "both include a validation pass (5,000 images) per epoch and one test pass (10,000); "
                     "deepnet's also writes checkpoints and metrics"}
 
@@ -213,9 +215,10 @@ def gpu_section():
         return {"skipped": "no CUDA device here: GPU numbers were not measured"}
     out = {"mnist_time_to_99": time_to_99("cuda"), "cifar10_time_to_905": gpu_cifar_time_to_target()}
     try:
-        import airbench  # noqa: F401  (PyPI package `airbench`)
+        import airbench  # (PyPI package `airbench`)
 
-        out["airbench"] = "installed: run airbench94 on the same data copy in this session to compare"
+        out["airbench"] = f"airbench {getattr(airbench, '__version__', '?')} installed: "
+        out["airbench"] += "run airbench94 on the same data copy in this session to compare"
     except ImportError:
         out["airbench"] = "not installed (pip install airbench): no comparison measured"
     return out

@@ -76,7 +76,8 @@ def _train(cfg, out_dir, threads):
     if cfg.n_train:
         data.train = type(data.train)(data.train.x[:cfg.n_train], data.train.y[:cfg.n_train])
     seed_everything(cfg.seed)
-    mcfg = convnet.Config(channels=cfg.channels, fc=cfg.fc, first_kernel=cfg.first_kernel, batchnorm=True, mean=CIFAR_MEAN, std=CIFAR_STD)
+    mcfg = convnet.Config(channels=cfg.channels, fc=cfg.fc, first_kernel=cfg.first_kernel, batchnorm=True,
+                          mean=CIFAR_MEAN, std=CIFAR_STD)
     model = convnet.make(mcfg, data.input_shape, len(data.classes)).to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, nesterov=True, weight_decay=5e-4,
                        schedule="onecycle", warmup=0.15, monitor="accuracy", device=cfg.device, seed=cfg.seed,
