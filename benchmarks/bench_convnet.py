@@ -47,7 +47,7 @@ from deepnet.core.runtime import seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import mnist
 from deepnet.systems import convnet
-from deepnet.experiments.convnet_mnist import idle_threads
+from deepnet.core.runtime import idle_threads
 R = eval(sys.argv[2])
 threads = idle_threads()
 torch.set_num_threads(threads)
@@ -235,7 +235,7 @@ def main():
     report = {"benchmark": "convnet", "load_average_at_start": [round(v, 2) for v in load]}
     if not args.skip_time_to_99:
         report["cpu_time_to_99"] = time_to_99("cpu")
-    from deepnet.experiments.convnet_mnist import idle_threads
+    from deepnet.core.runtime import idle_threads
 
     torch.set_num_threads(idle_threads())
     report["cpu_images_per_s"] = images_per_s(args.epochs, args.repeats, pick_device("cpu"), args.n_train)

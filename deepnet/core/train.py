@@ -283,7 +283,7 @@ class Dist:
 # The loop
 
 
-def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, augment=None):
+def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, augment=None, test=True):
     """Train `model` on data.train, validate every epoch on data.val, test once on data.test.
 
     Args:
@@ -297,6 +297,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         metrics: (output, target) -> dict of batch-mean tensors, besides the loss.
         augment: optional (x, y) -> (x, y) applied to each training minibatch on the device
             (random deformations of the training examples); never to validation or test data.
+        test: evaluate the best weights on the test set at the end. Runs that only choose
+            hyperparameters on validation pass False: the test set is read once per final model.
 
     Under torchrun every process calls fit alike: each computes the gradient on its share of
     every global minibatch of cfg.batch_size examples, DistributedDataParallel averages them,
@@ -304,16 +306,16 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
     checkpoint.
 
     Returns a dict: history (one record per epoch), best (validation record of best.pt),
-    test (metrics of the best weights on the test set), steps, seconds, device, run_dir.
+    test (metrics of the best weights on the test set, or None), steps, seconds, device, run_dir.
     """
     dist = Dist(cfg.device)
     try:
-        return _fit(model, data, cfg, Path(run_dir), run_config, resume, metrics, augment, dist)
+        return _fit(model, data, cfg, Path(run_dir), run_config, resume, metrics, augment, test, dist)
     finally:
         dist.close()
 
 
-def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, dist):
+def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_test, dist):
     run_config = {**run_config, "train": asdict(cfg)}
     set_threads(cfg.threads)
     device = dist.device(cfg.device)
@@ -468,14 +470,15 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, dist):
         if cfg.progress and dist.main:
             _print_epoch(rec)
 
-    # the test set is read once, with the weights chosen on validation
-    best_state = load_checkpoint(best_path, system=run_config.get("system"))
-    final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    load_model_state(model, best_state["model"], str(best_path))
-    test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp, dist)
-    load_model_state(model, final_state)
+    test = None
+    if run_test:  # the test set is read once, with the weights chosen on validation
+        best_state = load_checkpoint(best_path, system=run_config.get("system"))
+        final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        load_model_state(model, best_state["model"], str(best_path))
+        test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp, dist)
+        load_model_state(model, final_state)
+        log.write({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
     seconds = time.perf_counter() - t_start
-    log.write({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
     log.close()
     return {"history": history, "best": best, "test": test, "steps": step, "seconds": seconds,
             "stopped_early": stopped_early, "device": str(device), "run_dir": str(run_dir),

@@ -16,7 +16,6 @@ Published: LeNet-5 0.95% test error (LeCun et al. 1998, Fig. 9; 0.8% with distor
 Simard et al. 2003 (results table): convolutional net with elastic distortions 0.4%.
 """
 
-import os
 import shutil
 import statistics
 from dataclasses import asdict, dataclass
@@ -24,10 +23,10 @@ from typing import Literal
 
 import torch
 
-from deepnet.core.runtime import seed_everything
-from deepnet.core.train import TrainConfig, fit
+from deepnet.core.runtime import idle_threads, pick_device, seed_everything
+from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import augment, mnist
-from deepnet.systems import convnet
+from deepnet.systems import convnet, load_run
 
 NAME = "convnet_mnist"
 CLAIM = ("A ConvNet (stages of convolution, non-linearity and pooling, trained end to end by backpropagation, "
@@ -87,26 +86,12 @@ def targets(profile):
     return {"test_accuracy": {"op": ">=", "value": 0.996 if profile == "full" else 0.994}}
 
 
-def idle_threads():
-    """CPU threads worth using now: cores minus the busy ones (1-minute load average), at least 1.
-
-    With other processes on the machine, asking for every core makes torch's threads wait on
-    each other (we measured 10x slower steps with 2 threads on 2 cores with one busy).
-    """
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(cores, int(cores - busy + 0.5)))
-
-
 def model_config(cfg):
     return convnet.Config(arch=cfg.arch, channels=cfg.channels, convs_per_stage=cfg.convs_per_stage, fc=cfg.fc,
                           dropout=cfg.dropout, batchnorm=cfg.batchnorm, mean=MNIST_MEAN, std=MNIST_STD)
 
 
-def train_one(cfg, data, lr, seed, run_dir, threads, aug=True):
+def train_one(cfg, data, lr, seed, run_dir, threads, aug=True, test=True):
     """Train one net; returns fit's result. Channels-last memory (faster convolutions on CPU and GPU)."""
     seed_everything(seed)
     mcfg = model_config(cfg)
@@ -117,7 +102,7 @@ def train_one(cfg, data, lr, seed, run_dir, threads, aug=True):
                        eval_batch_size=1000)
     run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
     deform = augment.digits_augment(cfg.max_shift, cfg.elastic_alpha, cfg.elastic_sigma) if aug else None
-    return fit(model, data, tcfg, run_dir, run_config, augment=deform if deform and deform.steps else None)
+    return fit(model, data, tcfg, run_dir, run_config, augment=deform if deform and deform.steps else None, test=test)
 
 
 def load_data(cfg):
@@ -135,11 +120,14 @@ def run(cfg, out_dir, profile):
 
     val_by_lr, first = [], None
     for lr in cfg.lrs:
-        r = train_one(cfg, data, lr, cfg.seed, scratch / f"lr{lr}", threads)
+        r = train_one(cfg, data, lr, cfg.seed, scratch / f"lr{lr}", threads, test=False)  # tuning: no test read
         val_by_lr.append([lr, r["best"]["val_accuracy"]])
         if first is None or r["best"]["val_accuracy"] > first[1]["best"]["val_accuracy"]:
             first = (lr, r)
     lr, first_run = first
+    # only the chosen run becomes a final model: its best weights are read on the test set, once
+    device = pick_device(cfg.device)
+    first_run["test"] = evaluate(load_run(first_run["run_dir"], device=device), data.test, device, 1000)
     # the first seed's run at the chosen rate is reused, not retrained
     shutil.copytree(first_run["run_dir"], out_dir / "model")
     runs = [first_run]

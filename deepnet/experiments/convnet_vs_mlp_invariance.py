@@ -112,7 +112,7 @@ def shifted_accuracy(model, test, d, device):
 
 def run(cfg, out_dir, profile):
     from deepnet.core.runtime import pick_device
-    from deepnet.experiments.convnet_mnist import idle_threads
+    from deepnet.core.runtime import idle_threads
 
     threads = cfg.threads or idle_threads()
     torch.set_num_threads(threads)

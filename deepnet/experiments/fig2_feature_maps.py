@@ -97,7 +97,7 @@ def centre_square(rgb, size):
 
 
 def run(cfg, out_dir, profile):
-    from deepnet.experiments.convnet_mnist import idle_threads
+    from deepnet.core.runtime import idle_threads
 
     threads = cfg.threads or idle_threads()
     torch.set_num_threads(threads)

@@ -59,7 +59,7 @@ def targets(profile):
     return {"test_accuracy": {"op": ">=", "value": 0.97}}
 
 
-def _train(cfg, data, lr, seed, run_dir):
+def _train(cfg, data, lr, seed, run_dir, test=True):
     seed_everything(seed)
     model = mlp.MLP(64, 10, cfg.hidden, cfg.activation)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
@@ -67,7 +67,7 @@ def _train(cfg, data, lr, seed, run_dir):
                        device=cfg.device, seed=seed, progress=False, threads=0)
     run_config = {"system": "mlp", "model": {"hidden": list(cfg.hidden), "activation": cfg.activation, "dropout": 0.0},
                   "data": {**data.info(), "seed": 0}}
-    return fit(model, data, tcfg, run_dir, run_config)
+    return fit(model, data, tcfg, run_dir, run_config, test=test)
 
 
 def run(cfg, out_dir, profile):
@@ -77,7 +77,7 @@ def run(cfg, out_dir, profile):
     # 1. choose the learning rate on validation accuracy (first seed only)
     val_by_lr = []
     for lr in cfg.lrs:
-        r = _train(cfg, data, lr, cfg.seed, scratch / f"lr{lr}")
+        r = _train(cfg, data, lr, cfg.seed, scratch / f"lr{lr}", test=False)  # tuning never reads the test set
         val_by_lr.append([lr, r["best"]["val_accuracy"]])
     lr = max(val_by_lr, key=lambda p: p[1])[0]
 
