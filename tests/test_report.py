@@ -353,3 +353,12 @@ def test_validation_and_formatting_do_not_change_the_result():
     validate_result(result)
     markdown_table([result])
     assert result == snapshot
+
+
+def test_hardware_names_cores_and_load_when_known():
+    from deepnet.report import hardware
+
+    assert hardware({"device": "cpu", "cpu": "AMD EPYC"}) == "AMD EPYC"
+    assert hardware({"device": "cpu", "cpu": "AMD EPYC", "cpu_count": 2, "load_average": 7.94}) == \
+        "AMD EPYC (2 cores, load 7.9)"
+    assert hardware({"device": "cuda", "cpu": "x", "gpu": "NVIDIA H100", "load_average": 3.0}) == "NVIDIA H100"

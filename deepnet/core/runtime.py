@@ -100,4 +100,6 @@ def environment(device=None):
         "gpu": gpu,
         "platform": platform.platform(),
         "git_commit": git_commit(),
+        # other work on the machine slows wall times: the 1-minute load average when the result was written
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }

@@ -234,7 +234,13 @@ def hardware(env):
     """The processor that ran it: the GPU's name on a CUDA device, else the CPU's."""
     if str(env.get("device") or "").startswith("cuda") and env.get("gpu"):
         return env["gpu"]
-    return env.get("cpu") or env.get("device") or "unknown"
+    name = env.get("cpu") or env.get("device") or "unknown"
+    extra = []
+    if isinstance(env.get("cpu_count"), int):
+        extra.append(f"{env['cpu_count']} cores")
+    if isinstance(env.get("load_average"), (int, float)):
+        extra.append(f"load {env['load_average']:.1f}")  # other work on the machine slows wall times
+    return f"{name} ({', '.join(extra)})" if extra else name
 
 
 def summary_rows(result):

@@ -9,7 +9,8 @@ import json
 from html import escape
 from pathlib import Path
 
-from deepnet.report import format_duration, format_met, format_number, format_ours, format_target, summary_rows
+from deepnet.report import (format_duration, format_met, format_number, format_ours, format_target, hardware,
+                            summary_rows)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
@@ -144,7 +145,7 @@ def _result_section(r):
         ("seeds", escape(", ".join(str(s) for s in r["seeds"]))),
         ("wall time", escape(f"{format_duration(r['seconds'])} ({r['seconds']:.1f} s)")),
         ("device", escape(str(env.get("device")))),
-        ("cpu", escape(str(env.get("cpu") or "unknown"))),
+        ("cpu", escape(hardware({**env, "device": "cpu"}))),
         ("gpu", escape(str(env.get("gpu") or "none"))),
         ("torch", escape(str(env.get("torch")))),
         ("python", escape(str(env.get("python")))),
