@@ -43,6 +43,7 @@ EXPERIMENTS = {
     "babi_hops": "deepnet.experiments.babi_hops",
     "ntm_copy": "deepnet.experiments.ntm_copy",
     "ntm_priority_sort": "deepnet.experiments.ntm_priority_sort",
+    "ntm_associative_recall": "deepnet.experiments.ntm_associative_recall",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).

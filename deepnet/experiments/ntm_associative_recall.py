@@ -1,0 +1,117 @@
+"""ntm_associative_recall: a Neural Turing Machine learns to look up the item that followed a query item.
+
+Graves, Wayne & Danihelka 2014, section 4.3: a sequence of items, each of 3 random 6-bit
+vectors between delimiters, then a query item; the target is the item that came after the query
+in the sequence. This needs content addressing (find the query) followed by location addressing
+(step to the next item). Trained with 2-6 items, the paper's NTM generalises to longer lists
+(up to 12 items and beyond, their Figure 11), where the LSTM's cost rises steeply.
+
+Both models train on the same batches for the same steps and learning-rate grid; tested once
+on fixed sets of each number of items. Metric: cost per sequence (bits) and bits wrong.
+"""
+
+import dataclasses
+import statistics
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from deepnet.data import algorithmic
+from deepnet.experiments.ntm_copy import mean_std, model_configs, train_both
+from deepnet.systems import ntm
+
+NAME = "ntm_associative_recall"
+CLAIM = ("An RNN with an addressable memory learns associative recall (find a query item in a list and "
+         "output the item after it) and keeps doing so for lists longer than those it was trained on.")
+SECTION = "Recurrent neural networks (memory-augmented networks: Neural Turing Machines)"
+DATA = []  # synthetic: generated with fixed seeds (deepnet.data.algorithmic)
+PAPER = {}  # the paper shows curves (Figures 10-11), no table of costs
+
+
+@dataclass
+class Config:
+    """ntm_associative_recall: NTM vs LSTM, items of 3 six-bit vectors, trained on 2-6 items."""
+
+    bits: int = 6  # bits per vector (the paper: 6)
+    train_min_items: int = 2  # training list sizes (the paper: 2-6)
+    train_max_items: int = 6
+    steps: int = 20000  # parameter updates per model and rate
+    batch_size: int = 16  # sequences per update
+    optimizer: Literal["rmsprop", "adam"] = "adam"  # the paper: RMSProp, momentum 0.9
+    lrs: tuple[float, ...] = (3e-4, 1e-3)  # rates tried for both models
+    controller: Literal["lstm", "feedforward"] = "feedforward"  # the paper's best: feed-forward
+    controller_size: int = 256  # the paper: 256
+    read_heads: int = 2  # the paper: 4 heads in all
+    write_heads: int = 2
+    memory_n: int = 128
+    memory_m: int = 20
+    lstm_size: int = 256
+    lstm_layers: int = 3
+    test_items: tuple[int, ...] = (6, 8, 10, 12)  # list sizes tested
+    test_size: int = 200
+    val_size: int = 64
+    val_every: int = 250
+    seeds: int = 1
+    seed: int = 0
+    threads: int = 1
+
+
+PROFILES = {
+    "smoke": Config(train_max_items=3, steps=6, batch_size=4, lrs=(1e-3,), controller_size=16, read_heads=1,
+                    write_heads=1, memory_n=32, memory_m=6, lstm_size=16, lstm_layers=1, test_items=(3, 4),
+                    test_size=4, val_size=4, val_every=3),
+    "quick": Config(steps=1500, lrs=(1e-3,), controller_size=100, read_heads=1, write_heads=1),
+    "full": Config(),
+}
+
+
+def targets(profile):
+    if profile == "smoke":
+        return {}
+    return {"lstm_cost_bits_items_12": {"op": ">", "metric": "ntm_cost_bits_items_12"}}
+
+
+def run(cfg, out_dir, profile):
+    torch.set_num_threads(cfg.threads)
+    mcfgs = model_configs(cfg)
+    mcfgs["ntm"] = dataclasses.replace(mcfgs["ntm"], read_heads=cfg.read_heads, write_heads=cfg.write_heads)
+    val_items = sorted({(cfg.train_min_items + cfg.train_max_items) // 2, cfg.train_max_items})
+    runs, grids = train_both(cfg, "associative_recall", out_dir, val_items, cfg.train_min_items,
+                             cfg.train_max_items, mcfgs)
+    test = algorithmic.fixed_set("associative_recall", cfg.test_items, cfg.test_size, seed=2_000, bits=cfg.bits)
+    metrics, series = {}, {}
+    for kind, rs in runs.items():
+        for n, batch in test.items():
+            scores = [ntm.score(m, batch) for m, _ in rs]
+            for key in ("cost_bits", "bits_wrong"):
+                metrics[f"{kind}_{key}_items_{n}"], std = mean_std([s[key] for s in scores])
+                if cfg.seeds > 1:
+                    metrics[f"{kind}_{key}_items_{n}_std"] = std
+            series.setdefault(f"{kind}_cost_vs_items", []).append([n, metrics[f"{kind}_cost_bits_items_{n}"]])
+        metrics[f"{kind}_val_cost_bits"] = statistics.mean(s["best"]["val_cost_bits"] for _, s in rs)
+        metrics[f"{kind}_lr"] = rs[0][1]["lr"]
+        metrics[f"{kind}_train_seconds"] = statistics.mean(s["seconds"] for _, s in rs)
+        metrics[f"{kind}_params"] = sum(p.numel() for p in rs[0][0].parameters())
+        series[f"{kind}_val_cost_by_lr"] = grids[kind]
+    _plot(series, cfg, out_dir / "cost_vs_items.png")
+    return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],
+            "artifacts": ["cost_vs_items.png", "model/"], "device": "cpu"}
+
+
+def _plot(series, cfg, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for kind, label in (("ntm", "NTM"), ("lstm", "LSTM")):
+        xs, ys = zip(*series[f"{kind}_cost_vs_items"])
+        ax.plot(xs, ys, "o-", label=label)
+    ax.axvspan(cfg.train_min_items, cfg.train_max_items, color="0.9", label="training sizes")
+    ax.set(xlabel="items in the list", ylabel="cost per sequence (bits)", title="associative recall")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
