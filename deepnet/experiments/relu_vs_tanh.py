@@ -91,7 +91,7 @@ def load_data(cfg):
     return data
 
 
-def train_one(activation, lr, seed, cfg, data, run_dir):
+def train_one(activation, lr, seed, cfg, data, run_dir, test=True):
     """One engine run; returns the fit result plus the logged training-loss curve."""
     seed_everything(seed)
     D, K = math.prod(data.input_shape), len(data.classes)
@@ -104,7 +104,7 @@ def train_one(activation, lr, seed, cfg, data, run_dir):
     run_config = {"system": "mlp", "model": {"hidden": list(hidden), "activation": activation, "dropout": 0.0,
                                              "init": INIT[activation]}, "data": {**data.info(), "seed": 0}}
     try:
-        r = fit(model, data, tcfg, run_dir, run_config)
+        r = fit(model, data, tcfg, run_dir, run_config, test=test)
     except TrainingDiverged:  # a rate too high for this non-linearity
         return None
     losses = [rec["loss"] for rec in read_metrics(run_dir) if rec.get("event") == "train"]  # one per step
@@ -135,13 +135,12 @@ def run(cfg, out_dir, profile):
 
 def _run(cfg, out_dir, profile):
     data = load_data(cfg)
-    tuning = dataclasses.replace(data, test=data.val)  # tuning runs never touch the test set
     scratch = out_dir / "scratch"
     per_act = {}
     for act in ACTIVATIONS:
         tried = []
         for lr in cfg.lrs:
-            r = train_one(act, lr, cfg.seed, cfg, tuning, scratch / f"{act}_lr{lr}")
+            r = train_one(act, lr, cfg.seed, cfg, data, scratch / f"{act}_lr{lr}", test=False)  # no test read
             tried.append({"lr": lr, "val_error": 1.0 - r["best"]["val_accuracy"] if r else 1.0,
                           "epochs_to_threshold": r["epochs_to_threshold"] if r else math.inf})
         lr = min(tried, key=lambda t: t["val_error"])["lr"]

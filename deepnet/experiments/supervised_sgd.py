@@ -11,8 +11,8 @@ techniques". Performance is then measured on a separate test set.
 What is measured, on MNIST (8x8 digits when MNIST is absent; not in the full profile):
 1. Linear classifier (softmax regression), Gaussian-kernel SVM and MLP on the same training
    examples: train and test error. The learning rates (linear, MLP) and C (SVM) are chosen
-   on the validation part; tuning runs never see the test set (their "test" part is the
-   validation part); each final model reads the test set once. Linear and MLP: several
+   on the validation part; tuning runs never see the test set (fit(test=False)); each final
+   model reads the test set once. Linear and MLP: several
    seeds with the chosen rate; the SVM is deterministic.
 2. Minibatch SGD vs full-batch gradient descent, same MLP, same number of examples seen
    (epochs), each with its best rate from the same grid (chosen on validation error at the
@@ -136,14 +136,14 @@ def _error(model, part, device):
 # 1. linear classifier, MLP (engine) and SVM (libsvm)
 
 
-def _engine_run(make_model, run_config, data, lr, epochs, seed, cfg, run_dir, weight_decay=0.0):
+def _engine_run(make_model, run_config, data, lr, epochs, seed, cfg, run_dir, weight_decay=0.0, test=True):
     seed_everything(seed)
     model = make_model()
     tcfg = TrainConfig(epochs=epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
                        weight_decay=weight_decay, schedule="cosine", monitor="accuracy", device=cfg.device,
                        amp=False, seed=seed, progress=False, threads=cfg.threads)
-    r = fit(model, data, tcfg, run_dir, run_config)
-    best = load_checkpoint(run_dir / "best.pt")  # the weights chosen on validation, which fit tested
+    r = fit(model, data, tcfg, run_dir, run_config, test=test)
+    best = load_checkpoint(run_dir / "best.pt")  # the weights chosen on validation (which fit tested, if asked)
     load_model_state(model, best["model"])
     r["train_error"] = _error(model, data.train, r["device"])
     return r
@@ -162,11 +162,11 @@ def tune_and_train(kind, cfg, data, out_dir, scratch):
         model_cfg = {"system": "mlp", "model": {"hidden": list(cfg.mlp_hidden), "activation": "relu",
                                                 "dropout": cfg.mlp_dropout, "init": "he"}}
     run_config = {**model_cfg, "data": {**data.info(), "seed": 0}}
-    tuning = dataclasses.replace(data, test=data.val)  # tuning runs never touch the test set
     val_by_lr = []
     for lr in lrs:
         try:
-            r = _engine_run(make, run_config, tuning, lr, epochs, cfg.seed, cfg, scratch / f"{kind}_lr{lr}", wd)
+            # tuning runs never read the test set
+            r = _engine_run(make, run_config, data, lr, epochs, cfg.seed, cfg, scratch / f"{kind}_lr{lr}", wd, test=False)
         except TrainingDiverged:  # too high a rate: it simply loses
             val_by_lr.append([lr, 0.0])
             continue
