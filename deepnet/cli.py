@@ -6,6 +6,7 @@
     deepnet train --resume DIR            continue a run from its last checkpoint
     deepnet eval --run DIR                evaluate a trained model
     deepnet classify --run DIR IMAGE...   top-5 classes of your own pictures by a trained image classifier
+    deepnet sample --run DIR --prime "ROMEO:" [--temperature 0.8] [--top-k K] [--length N]   a language model writes on
     deepnet answer --run DIR --story FILE --question "Where is Mary?"   a memory network answers, showing its attention
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
     deepnet data list | verify NAME... | fetch NAME... [--to DIR]   (fetch: download with checksums)
@@ -44,6 +45,7 @@ EXPERIMENTS = {
     "ntm_copy": "deepnet.experiments.ntm_copy",
     "ntm_priority_sort": "deepnet.experiments.ntm_priority_sort",
     "ntm_associative_recall": "deepnet.experiments.ntm_associative_recall",
+    "char_lm_shakespeare": "deepnet.experiments.char_lm_shakespeare",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
@@ -325,6 +327,38 @@ def cmd_answer(argv, command):
     return 0
 
 
+def cmd_sample(argv, command):
+    """A trained language model continues a prime, sampling one token at a time."""
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+    from deepnet.systems import rnn_lm
+
+    p = ArgumentParser(prog="deepnet sample", description="Continue a prime with a trained recurrent language model.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder of an rnn_lm (e.g. runs/quick/char_lm_shakespeare/model)")
+    p.add_argument("--prime", default="\n", help='text to start from (default: a newline), e.g. "ROMEO:"')
+    p.add_argument("--length", type=int, default=500, help="tokens to sample (default: 500)")
+    p.add_argument("--temperature", type=float, default=0.8, help="softmax temperature (default: 0.8)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens only (0: all)")
+    p.add_argument("--unknown", choices=["error", "unk"], default="error",
+                   help="prime tokens never seen in training: error (default) or <unk> (word models)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    if args.length < 0 or args.temperature <= 0 or args.top_k < 0:
+        raise ConfigError("--length and --top-k cannot be negative and --temperature must be positive")
+    model = load_run(args.run, device=pick_device(args.device))
+    if model.run_config.get("system") != "rnn_lm":
+        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run, not a recurrent language model (rnn_lm)")
+    try:
+        out, notes = rnn_lm.sample(model, args.prime, args.length, args.temperature, args.top_k, args.seed, args.unknown)
+    except ValueError as e:
+        raise ConfigError(f"--prime: {e}") from None
+    for note in notes:
+        print(f"deepnet: warning: {note}", file=sys.stderr)
+    print(out)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # report / data
 
@@ -419,7 +453,7 @@ def cmd_data(argv, command):
 COMMANDS = {
     "reproduce": cmd_reproduce, "demo": cmd_demo, "experiments": cmd_experiments, "train": cmd_train,
     "eval": cmd_eval, "report": cmd_report, "data": cmd_data, "classify": cmd_classify,
-    "answer": cmd_answer,
+    "answer": cmd_answer, "sample": cmd_sample,
 }
 
 

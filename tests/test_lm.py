@@ -39,3 +39,105 @@ def test_shakespeare_and_brown_splits(data_dir):
     b = text.brown.load()
     assert len(b.train) == 800_000 - 1 and len(b.val) == 200_000 and len(b.test) == 1161192 - 1_000_000
     assert b.classes[0] == text.UNK and b.train.y.max() < len(b.classes)
+
+
+# ------------------------------------------------------------------------- recurrent LM
+
+
+def _tiny_lm_run(tmp_path, data, steps=60, **kw):
+    from deepnet.core.train import TrainConfig
+    from deepnet.systems import rnn_lm
+
+    mcfg = rnn_lm.Config(embed=16, hidden=48, bptt=16, max_steps=steps, **kw)
+    tcfg = TrainConfig(epochs=100, batch_size=8, optimizer="adamw", lr=1e-2, clip_grad=1.0, device="cpu",
+                       progress=False, log_every=10, threads=1)
+    run_config = {"system": "rnn_lm", "model": __import__("dataclasses").asdict(mcfg),
+                  "data": {**data.info(), "seed": 0}}
+    torch.manual_seed(0)
+    model = rnn_lm.RNNLM(len(data.classes), mcfg)
+    return model, rnn_lm.fit(model, data, tcfg, tmp_path / "run", run_config)
+
+
+def _small_shakespeare(n=30_000):
+    from deepnet.data.common import ArrayDataset, Splits
+
+    s = text.tinyshakespeare.load()
+    return Splits("tinyshakespeare", ArrayDataset(s.train.x[:n], s.train.y[:n]),
+                  ArrayDataset(s.val.x[:5000], s.val.y[:5000]), ArrayDataset(s.val.x[5000:8000], s.val.y[5000:8000]),
+                  classes=s.classes)
+
+
+def test_char_lstm_learns_shakespeare_and_samples(data_dir, tmp_path):
+    from deepnet import load_run
+    from deepnet.systems import rnn_lm
+
+    data = _small_shakespeare()
+    model, r = _tiny_lm_run(tmp_path, data, steps=150)
+    # uniform over 65 characters is ln 65 = 4.17 nats; character frequencies alone give about 3.3
+    assert r["best"]["val_loss"] < 2.7, r["best"]
+    assert r["test"]["loss"] < 2.8
+    assert {"config.json", "checkpoint.pt", "best.pt", "metrics.jsonl"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    best = load_run(tmp_path / "run")
+    out, notes = rnn_lm.sample(best, "ROMEO:", 40, temperature=0.8, top_k=5, seed=1)
+    assert out.startswith("ROMEO:") and len(out) == 46 and not notes
+    again, _ = rnn_lm.sample(best, "ROMEO:", 40, temperature=0.8, top_k=5, seed=1)
+    assert again == out  # seeded
+    with pytest.raises(ValueError, match="never saw: '€'"):
+        rnn_lm.sample(best, "ROMEO€", 5)
+
+
+def test_top_k_one_is_greedy():
+    from deepnet.systems import rnn_lm
+
+    torch.manual_seed(0)
+    m = rnn_lm.RNNLM(7, rnn_lm.Config(embed=4, hidden=8))
+    ids = m.generate([1, 2], 5, top_k=1)
+    x, greedy = [1, 2], []
+    for _ in range(5):
+        nxt = int(m(torch.tensor([x + greedy]))[0][0, -1].argmax())
+        greedy.append(nxt)
+    assert ids == greedy
+
+
+def test_written_out_and_fused_lm_agree_and_tie():
+    from deepnet.core.recurrent import copy_weights
+    from deepnet.systems import rnn_lm
+
+    torch.manual_seed(0)
+    a = rnn_lm.RNNLM(11, rnn_lm.Config(embed=8, hidden=8, layers=2, tie=True, fused=True))
+    b = rnn_lm.RNNLM(11, rnn_lm.Config(embed=8, hidden=8, layers=2, tie=True, fused=False))
+    b.load_state_dict({k: v for k, v in a.state_dict().items() if not k.startswith("rnn.")}, strict=False)
+    copy_weights(a.rnn, b.rnn)
+    assert b.head.weight is b.embedding.weight
+    x = torch.randint(0, 11, (2, 5))
+    torch.testing.assert_close(a(x, x)[1], b(x, x)[1])
+
+
+def test_sample_command_messages(data_dir, tmp_path, capsys):
+    from deepnet.cli import main
+
+    data = _small_shakespeare(4000)
+    _tiny_lm_run(tmp_path, data, steps=5)
+    assert main(["sample", "--run", str(tmp_path / "run"), "--prime", "ROMEO:", "--length", "20"]) == 0
+    assert capsys.readouterr().out.startswith("ROMEO:")
+    assert main(["sample", "--run", str(tmp_path / "run"), "--prime", "Ω"]) != 0
+    assert "never saw: 'Ω'" in capsys.readouterr().err
+
+
+def test_resume_continues_from_checkpoint(data_dir, tmp_path):
+    import dataclasses
+
+    from deepnet.core.train import TrainConfig
+    from deepnet.systems import rnn_lm
+
+    data = _small_shakespeare(4000)
+    _tiny_lm_run(tmp_path, data, steps=6, eval_every=3)
+    run_config = __import__("json").loads((tmp_path / "run" / "config.json").read_text())
+    mcfg = dataclasses.replace(rnn_lm.Config(embed=16, hidden=48, bptt=16, max_steps=6, eval_every=3))
+    tcfg = TrainConfig(**run_config["train"])
+    r = rnn_lm.fit(rnn_lm.RNNLM(len(data.classes), mcfg), data, tcfg, tmp_path / "run",
+                   {k: v for k, v in run_config.items() if k != "train"}, resume=True)
+    assert r["steps"] == 6  # nothing left to do
+    from deepnet.errors import CheckpointError
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        _tiny_lm_run(tmp_path, data, steps=2)

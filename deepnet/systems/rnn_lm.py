@@ -1,0 +1,318 @@
+"""Recurrent language model: predict the next character or word from all those before it.
+
+The review ("Recurrent neural networks", Figure 5): an RNN reads a sequence one element at a
+time, keeping in its hidden units a state vector that holds the history; trained to predict
+the next character or word, it is "very good" at it, and LSTM memory cells let it remember
+for long. The model here:
+
+    e_t = E[w_t]                                   embedding of token w_t           (B, T, E)
+    h_t = LSTM(e_t, h_{t-1})  (or GRU, tanh RNN)   L stacked layers, dropout between (B, T, H)
+    P(w_{t+1} | w_1..w_t) = softmax(W h_t + b)     W may be tied to E (Press & Wolf 2017)
+
+Training is truncated backpropagation through time (Williams & Peng 1990): the text is cut
+into B parallel streams, read in windows of `bptt` steps; the state at the end of one window
+starts the next (its values carried over, its graph cut), so the model sees context longer
+than a window while gradients flow back at most `bptt` steps. The global gradient norm is
+clipped (Pascanu et al. 2013) against the exploding gradients of the unfolded net.
+
+This system keeps its own training loop (`fit`, same signature and run-folder contract as
+core.train.fit: config.json, checkpoint.pt, best.pt, metrics.jsonl), because the engine's
+minibatches are independent examples and here the state runs from one batch to the next.
+"""
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepnet.core.checkpoint import atomic_write, load_checkpoint, load_model_state, rng_state, save_checkpoint, \
+    set_rng_state
+from deepnet.core.config import config_from_dict
+from deepnet.core.recurrent import Recurrent, detach_state
+from deepnet.core.runtime import pick_device, seed_everything, set_threads
+from deepnet.core.train import MetricsLog, lr_factor, make_optimizer
+from deepnet.errors import CheckpointError, ConfigError, TrainingDiverged
+
+
+@dataclass
+class Config:
+    """rnn_lm: embedding -> stacked recurrent layers -> softmax over the vocabulary."""
+
+    level: Literal["char", "word"] = "char"  # how text is split into tokens (joined back without/with spaces)
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"  # recurrent unit
+    embed: int = 128  # embedding size (must equal --hidden when --tie)
+    hidden: int = 512  # state size of each layer
+    layers: int = 1  # stacked recurrent layers
+    dropout: float = 0.0  # dropout on embeddings, between layers and before the softmax
+    tie: bool = False  # share the embedding matrix with the output layer
+    fused: bool = True  # torch's fused recurrent kernel (False: the written-out cells, slower)
+    bptt: int = 128  # truncated BPTT window (time steps per training batch)
+    max_steps: int = 0  # stop training after this many steps (0: the epochs decide)
+    eval_every: int = 0  # validate every N steps as well as at epoch ends (0: epoch ends only)
+    eval_tokens: int = 0  # validate on the first N validation tokens during training (0: all)
+    cpu_bf16: bool = False  # bf16 autocast on a CPU too (on CUDA, TrainConfig.amp decides)
+
+
+class RNNLM(nn.Module):
+    """Token ids (B, T) -> next-token logits (B, T, V); the state runs across calls through `step`."""
+
+    def __init__(self, vocab_size, cfg):
+        super().__init__()
+        if cfg.tie and cfg.embed != cfg.hidden:
+            raise ConfigError(f"--tie needs --embed equal to --hidden (got {cfg.embed} and {cfg.hidden})")
+        self.cfg = cfg
+        self.embedding = nn.Embedding(vocab_size, cfg.embed)
+        self.rnn = Recurrent(cfg.cell, cfg.embed, cfg.hidden, cfg.layers, cfg.dropout, fused=cfg.fused)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden, vocab_size)
+        if cfg.tie:
+            self.head.weight = self.embedding.weight  # one (V, H) matrix reads and writes tokens
+
+    def step(self, x, y=None, state=None):
+        """x (B, T) ids, y (B, T) targets or None, state from the previous window -> (logits, loss, state)."""
+        e = self.drop(self.embedding(x))  # (B, T, E)
+        h, state = self.rnn(e, state)  # (B, T, H)
+        logits = self.head(self.drop(h))  # (B, T, V)
+        loss = None
+        if y is not None:  # E = -(1/BT) Σ log P(y_t | x_≤t), nats per token
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())  # (B*T, V) vs (B*T,)
+        return logits, loss, state
+
+    def forward(self, x, y=None):
+        logits, loss, _ = self.step(x, y)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, prime, n, temperature=1.0, top_k=0, generator=None):
+        """Continue the ids `prime` (list, at least one) by n sampled ids.
+
+        Each next id is drawn from softmax(logits / temperature), restricted to the top_k most
+        likely ids when top_k > 0; temperature < 1 sharpens the distribution.
+        """
+        if not prime:
+            raise ValueError("the prime must hold at least one token")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        was = self.training
+        self.eval()
+        device = self.head.weight.device
+        x = torch.tensor([prime], device=device)  # (1, P)
+        logits, _, state = self.step(x)
+        out = []
+        for _ in range(n):
+            z = logits[0, -1].float() / temperature  # (V,)
+            if top_k > 0:
+                kth = torch.topk(z, min(top_k, z.numel())).values[-1]
+                z = z.masked_fill(z < kth, float("-inf"))
+            nxt = int(torch.multinomial(torch.softmax(z, 0), 1, generator=generator))
+            out.append(nxt)
+            logits, _, state = self.step(torch.tensor([[nxt]], device=device), state=state)
+        self.train(was)
+        return out
+
+
+def build(run_config):
+    cfg = config_from_dict(Config, run_config["model"], "model config")
+    return RNNLM(run_config["data"]["num_classes"], cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text <-> ids
+
+
+def tokenize(text, level):
+    return list(text) if level == "char" else text.split()
+
+
+def detokenize(tokens, level):
+    return "".join(tokens) if level == "char" else " ".join(tokens)
+
+
+def sample(model, prime, n=500, temperature=0.8, top_k=0, seed=0, unknown="error"):
+    """Text continuing `prime`, from a model with a run_config (a loaded run).
+
+    A prime token the model never saw raises ValueError naming it (unknown="error"), or is
+    replaced by the <unk> token when the vocabulary has one (unknown="unk"; said in the notes).
+    Returns (text, notes).
+    """
+    cfg = model.cfg
+    vocab = model.run_config["data"]["classes"]
+    index = {t: i for i, t in enumerate(vocab)}
+    tokens = tokenize(prime, cfg.level)
+    if not tokens:
+        raise ValueError("--prime is empty: give at least one " + ("character" if cfg.level == "char" else "word"))
+    unseen = sorted({t for t in tokens if t not in index})
+    notes = []
+    if unseen:
+        shown = ", ".join(repr(t) for t in unseen[:10])
+        if unknown == "unk" and "<unk>" in index:
+            notes.append(f"{len(unseen)} prime token(s) unseen in training replaced by <unk>: {shown}")
+        else:
+            known = "".join(vocab) if cfg.level == "char" else f"{len(vocab):,} words"
+            raise ValueError(f"the prime holds {len(unseen)} token(s) this model never saw: {shown}; "
+                             f"it knows: {known!r}" if cfg.level == "char" else
+                             f"the prime holds {len(unseen)} word(s) this model never saw: {shown} "
+                             f"(vocabulary: {known}{'; --unknown unk maps them to <unk>' if '<unk>' in index else ''})")
+    ids = [index.get(t, index.get("<unk>")) for t in tokens]
+    g = torch.Generator(device=model.head.weight.device).manual_seed(seed)
+    out = model.generate(ids, n, temperature, top_k, generator=g)
+    return detokenize(tokens + [vocab[i] for i in out], cfg.level), notes
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: truncated BPTT over parallel streams
+
+
+def batchify(stream, batch):
+    """A (N,) id stream -> (batch, N // batch): row b is the b-th contiguous slice of the text."""
+    n = len(stream) // batch
+    return stream[:n * batch].view(batch, n)  # (B, n); the last N mod B tokens are dropped
+
+
+@torch.no_grad()
+def evaluate_stream(model, data, device, batch=16, bptt=256, max_tokens=0, autocast=None):
+    """Mean loss (nats per token) over a part (x, y streams), state carried through each row."""
+    was = model.training
+    model.eval()
+    x, y = data.x, data.y
+    if max_tokens:
+        x, y = x[:max_tokens], y[:max_tokens]
+    batch = max(1, min(batch, len(x)))
+    X, Y = batchify(x, batch).to(device), batchify(y, batch).to(device)  # (B, n) each
+    total, count, state = 0.0, 0, None
+    for i in range(0, X.shape[1], bptt):
+        xb, yb = X[:, i:i + bptt], Y[:, i:i + bptt]
+        with autocast():
+            _, loss, state = model.step(xb, yb, state)
+        total += float(loss) * yb.numel()
+        count += yb.numel()
+    model.train(was)
+    return total / max(count, 1)
+
+
+def _autocast_for(device, tcfg, mcfg):
+    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and mcfg.cpu_bf16)
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
+
+
+def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augment=None, test=True):
+    """Train an RNNLM by truncated BPTT; same run folder and return value as core.train.fit.
+
+    cfg is a core.train.TrainConfig (epochs, batch_size = parallel streams, lr, optimizer,
+    schedule, warmup, clip_grad, patience, checkpoint_every, log_every, device, seed, threads);
+    the window length, step budget and validation cadence are the model Config's (bptt,
+    max_steps, eval_every). best.pt holds the weights with the lowest validation loss.
+    """
+    mcfg = model.cfg
+    run_dir = Path(run_dir)
+    run_config = {**run_config, "train": asdict(cfg)}
+    set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
+    state_saved = None
+    if resume:
+        state_saved = load_checkpoint(ckpt_path, system="rnn_lm")
+    elif ckpt_path.exists():
+        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
+
+    model.to(device)
+    autocast = _autocast_for(device, cfg, mcfg)
+    X = batchify(data.train.x, cfg.batch_size).to(device)  # (B, n)
+    Y = batchify(data.train.y, cfg.batch_size).to(device)
+    steps_per_epoch = math.ceil(X.shape[1] / mcfg.bptt)
+    total = cfg.epochs * steps_per_epoch
+    if mcfg.max_steps:
+        total = min(total, mcfg.max_steps)
+    optimizer = make_optimizer(model.parameters(), cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, cfg, steps_per_epoch))
+    step, history, best, stale = 0, [], None, 0
+    if state_saved is not None:
+        load_model_state(model, state_saved["model"], str(ckpt_path))
+        optimizer.load_state_dict(state_saved["optimizer"])
+        scheduler.load_state_dict(state_saved["scheduler"])
+        step = state_saved["step"]
+        history = state_saved["metrics"].get("history", [])
+        best = state_saved["metrics"].get("best")
+        stale = state_saved["metrics"].get("stale_epochs", 0)
+        set_rng_state(state_saved["rng"])
+    log = MetricsLog(run_dir)
+    if state_saved is not None:
+        log.write({"event": "resume", "step": step})
+
+    def save(path):
+        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "step": step, "epoch": step // steps_per_epoch,
+                         "sampler_state": {"step": step}, "rng": rng_state(), "config": run_config,
+                         "metrics": {"history": history, "best": best, "stale_epochs": stale}}, path)
+
+    def validate(epoch_end):
+        nonlocal best, stale
+        partial = 0 if epoch_end or step >= total else mcfg.eval_tokens
+        val = evaluate_stream(model, data.val, device, max_tokens=partial, autocast=autocast)
+        rec = {"event": "val", "step": step, "epoch": step / steps_per_epoch, "val_loss": val,
+               "val_bits": val / math.log(2), "train_loss": running, "seconds": time.perf_counter() - t0}
+        history.append(rec)
+        log.write(rec)
+        if best is None or val < best["val_loss"]:
+            best, stale = rec, 0
+            save(best_path)
+        elif epoch_end:
+            stale += 1
+        save(ckpt_path)
+
+    t0 = time.perf_counter()
+    model.train()
+    hstate, running, loss_sum, n_sum = None, float("nan"), 0.0, 0
+    while step < total:
+        col = (step % steps_per_epoch) * mcfg.bptt
+        if col == 0:
+            hstate = None  # a new pass starts every stream afresh
+        xb, yb = X[:, col:col + mcfg.bptt], Y[:, col:col + mcfg.bptt]  # (B, bptt)
+        with autocast():
+            _, loss, hstate = model.step(xb, yb, hstate)
+        hstate = detach_state(hstate)  # carry the values, cut the graph: truncated BPTT
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss became {float(loss)} at step {step}; lower --lr or clip harder")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip_grad > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)  # g <- g * min(1, c / ||g||)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        loss_sum, n_sum = loss_sum + float(loss.detach()), n_sum + 1
+        if step % cfg.log_every == 0:
+            running = loss_sum / n_sum
+            log.write({"event": "train", "step": step, "train_loss": running, "lr": scheduler.get_last_lr()[0],
+                       "seconds": time.perf_counter() - t0})
+            loss_sum, n_sum = 0.0, 0
+        epoch_end = step % steps_per_epoch == 0
+        if epoch_end or step == total or (mcfg.eval_every and step % mcfg.eval_every == 0):
+            if n_sum:
+                running = loss_sum / n_sum
+            validate(epoch_end or step == total)
+            if cfg.patience and stale >= cfg.patience:
+                break
+        elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            save(ckpt_path)
+    seconds = time.perf_counter() - t0
+    log.close()
+
+    result_test = None if not test else {}  # {}: the data have no test part
+    if test and len(data.test) > 0:  # once, with the best weights
+        load_model_state(model, load_checkpoint(best_path, system="rnn_lm")["model"], str(best_path))
+        result_test = {"loss": evaluate_stream(model, data.test, device, autocast=autocast)}
+        result_test["perplexity"] = math.exp(result_test["loss"])
+    tokens = step * X.shape[0] * mcfg.bptt
+    return {"history": history, "best": best, "test": result_test, "steps": step, "seconds": seconds,
+            "tokens_per_s": tokens / max(seconds, 1e-9), "device": str(device), "run_dir": str(run_dir)}
