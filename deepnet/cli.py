@@ -46,6 +46,7 @@ EXPERIMENTS = {
     "ntm_priority_sort": "deepnet.experiments.ntm_priority_sort",
     "ntm_associative_recall": "deepnet.experiments.ntm_associative_recall",
     "char_lm_shakespeare": "deepnet.experiments.char_lm_shakespeare",
+    "fig5_gradient_flow": "deepnet.experiments.fig5_gradient_flow",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).

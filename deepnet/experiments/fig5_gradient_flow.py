@@ -1,0 +1,224 @@
+"""fig5_gradient_flow: the unfolded recurrent net of Figure 5, made measurable.
+
+Review, "Recurrent neural networks": unfolded in time, an RNN is a very deep feed-forward net
+whose layers share weights; backpropagated gradients either grow or shrink at each time step,
+so over many steps they typically explode or vanish (Bengio et al. 1994), and RNNs have
+trouble storing information for long. LSTM networks, with memory cells whose state is copied
+from one step to the next (c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t), fix that.
+
+Two measurements:
+1. Gradient flow. For a random input sequence of length T and the error E of a readout of the
+   last state s_T, the norm ||∂E/∂s_{T-k}|| against k, for tanh RNNs (torch's default
+   initialisation, and recurrent weights scaled to spectral radius 0.9 and 1.5) and an LSTM
+   (default initialisation, and forget-gate bias +1; s is the cell state c, the path the gates
+   protect, and h too).
+   Cells written out (core.recurrent), so every s_t is a tensor whose gradient we read.
+2. Long-range memory. A symbol (one of K) is shown at step 1, then T-1 distractor symbols,
+   then a query mark; the net must output the first symbol. A tanh RNN and an LSTM, same
+   state size, optimiser, rate and number of steps, are trained for each T on fresh random
+   sequences and tested on held-out ones (another seed). Metric: the largest T solved with
+   test accuracy >= 99% (chance is 1/K).
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepnet.core.recurrent import CELLS, Recurrent
+from deepnet.core.runtime import idle_threads, seed_everything, set_threads
+
+NAME = "fig5_gradient_flow"
+CLAIM = ("Backpropagated gradients of a recurrent net shrink or grow at every time step, so plain RNNs fail "
+         "to learn long-term dependencies; LSTM memory cells keep the gradient and remember much longer.")
+SECTION = "Recurrent neural networks (Figure 5: an RNN unfolded in time; LSTM)"
+DATA = []
+# The review quotes no number here; Hochreiter & Schmidhuber 1997 report LSTM bridging time lags over 1000
+# steps on their tasks, where RNNs trained by BPTT fail beyond about 10 (their section 5). Not numbers of our task.
+PAPER = {}
+
+
+@dataclass
+class Config:
+    """fig5_gradient_flow: gradient norms through time, then a recall-after-T-steps task."""
+
+    grad_T: int = 100  # length of the sequence whose gradients are measured
+    grad_hidden: int = 64  # state size for the gradient measurement
+    grad_batch: int = 32  # sequences averaged over
+    Ts: tuple[int, ...] = (5, 10, 20, 40, 80, 160)  # delays of the memory task
+    symbols: int = 4  # K: symbols to remember (chance 1/K)
+    distractors: int = 4  # distinct distractor symbols
+    hidden: int = 64  # state size of both nets on the memory task
+    steps: int = 1500  # training steps per net and T (fresh sequences each step)
+    batch_size: int = 64  # sequences per step
+    lr: float = 3e-3  # Adam rate, the same for both nets
+    clip_grad: float = 1.0  # global gradient-norm clip, the same for both
+    test_size: int = 2000  # held-out test sequences per T
+    solved: float = 0.99  # accuracy counted as solving a delay
+    forget_bias: float = 1.0  # added to the LSTM forget-gate bias at initialisation (Gers et al. 2000;
+    #                           Jozefowicz et al. 2015): the standard LSTM recipe, the RNN has no such gate
+    seed: int = 0
+    threads: int = 0  # CPU threads (0: idle cores now)
+
+
+PROFILES = {
+    "smoke": Config(grad_T=12, grad_hidden=8, grad_batch=4, Ts=(2, 4), hidden=8, steps=20, batch_size=16,
+                    test_size=100),
+    "quick": Config(),
+    "full": Config(Ts=(5, 10, 20, 40, 80, 160, 320, 640), hidden=128, steps=6000, test_size=5000),
+}
+
+
+def targets(profile):
+    if profile == "smoke":
+        return {}
+    return {"lstm_max_T": {"op": ">", "metric": "rnn_max_T"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. gradient norm against the number of steps back
+
+
+def gradient_norms(mode, T, H, B, radius=None, seed=0, forget_bias=0.0):
+    """||∂E/∂s_{T-k}|| for k = 0..T-1, averaged over B random sequences (inputs N(0, 1), D = H)."""
+    torch.manual_seed(seed)
+    cell = CELLS[mode](H, H).double()
+    if forget_bias:
+        with torch.no_grad():
+            cell.bias_ih[H:2 * H] += forget_bias  # gate order i, f, g, o: f_t starts nearer 1
+    if radius is not None:  # rescale W_hh to the given spectral radius
+        with torch.no_grad():
+            W = cell.weight_hh
+            W.mul_(radius / torch.linalg.eigvals(W).abs().max())
+    x = torch.randn(T, B, H, dtype=torch.double)
+    readout = torch.randn(H, dtype=torch.double) / math.sqrt(H)
+    h = torch.zeros(B, H, dtype=torch.double)
+    c = torch.zeros_like(h)
+    hs, cs = [], []
+    for t in range(T):
+        if mode == "lstm":
+            h, c = cell(x[t], (h, c))
+            c.retain_grad()
+            cs.append(c)
+        else:
+            h = cell(x[t], h)
+        h.retain_grad()
+        hs.append(h)
+    E = (h @ readout).pow(2).sum() / 2  # an error at the last step only
+    E.backward()
+    norm = lambda s: float(s.grad.norm(dim=1).mean())  # noqa: E731  mean over sequences of ||∂E/∂s||
+    out = {"h": [norm(hs[T - 1 - k]) for k in range(T)]}
+    if mode == "lstm":
+        out["c"] = [norm(cs[T - 1 - k]) for k in range(T)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. recall a symbol seen T steps earlier
+
+
+def recall_batch(n, T, K, D, generator):
+    """(x (n, T+1), y (n,)): symbol y in 0..K-1 first, T-1 distractors (ids K..K+D-1), then the query K+D."""
+    y = torch.randint(0, K, (n,), generator=generator)
+    noise = torch.randint(K, K + D, (n, T - 1), generator=generator)
+    query = torch.full((n, 1), K + D)
+    return torch.cat([y[:, None], noise, query], dim=1), y  # (n, T+1)
+
+
+class Recaller(nn.Module):
+    """Embedding -> one recurrent layer (fused kernel) -> class scores from the last state."""
+
+    def __init__(self, mode, vocab, hidden, K, forget_bias=0.0):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.rnn = Recurrent(mode, hidden, hidden, fused=True)
+        self.out = nn.Linear(hidden, K)
+        if mode == "lstm" and forget_bias:
+            with torch.no_grad():
+                self.rnn.net.bias_ih_l0[hidden:2 * hidden] += forget_bias  # f_t near 1 at the start
+
+    def forward(self, x, y=None):
+        h, _ = self.rnn(self.embed(x))  # (B, T+1, H)
+        z = self.out(h[:, -1])  # (B, K): read at the query step
+        return z, (F.cross_entropy(z, y) if y is not None else None)
+
+
+def train_recall(mode, T, cfg, seed):
+    seed_everything(seed)
+    K, D = cfg.symbols, cfg.distractors
+    model = Recaller(mode, K + D + 1, cfg.hidden, K, cfg.forget_bias)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(cfg.steps):
+        x, y = recall_batch(cfg.batch_size, T, K, D, g)
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        opt.step()
+    gt = torch.Generator().manual_seed(10_000 + seed)  # test sequences: another stream
+    x, y = recall_batch(cfg.test_size, T, K, D, gt)
+    with torch.no_grad():
+        acc = float((model(x)[0].argmax(1) == y).float().mean())
+    return acc, float(loss.detach())
+
+
+def run(cfg, out_dir, profile):
+    set_threads(cfg.threads or idle_threads())
+    grads = {
+        "rnn_default": gradient_norms("rnn", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, seed=cfg.seed)["h"],
+        "rnn_radius_0.9": gradient_norms("rnn", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, 0.9, cfg.seed)["h"],
+        "rnn_radius_1.5": gradient_norms("rnn", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, 1.5, cfg.seed)["h"],
+    }
+    lstm = gradient_norms("lstm", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, seed=cfg.seed)
+    grads["lstm_h"], grads["lstm_c"] = lstm["h"], lstm["c"]
+    lstm = gradient_norms("lstm", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, seed=cfg.seed,
+                          forget_bias=cfg.forget_bias)
+    grads["lstm_c_forget_bias"] = lstm["c"]
+
+    acc = {"rnn": [], "lstm": []}
+    for T in cfg.Ts:
+        for mode in acc:
+            a, _ = train_recall(mode, T, cfg, cfg.seed)
+            acc[mode].append([T, a])
+
+    def max_solved(rows):
+        ok = [T for T, a in rows if a >= cfg.solved]
+        return max(ok) if ok else 0
+
+    k = min(cfg.grad_T - 1, cfg.grad_T // 2)
+    metrics = {"rnn_max_T": max_solved(acc["rnn"]), "lstm_max_T": max_solved(acc["lstm"])}
+    for name, g in grads.items():  # how much of the gradient at the last step is left k steps back
+        metrics[f"grad_ratio_k{k}_{name.replace('.', '')}"] = g[k] / g[0]
+    series = {f"grad_norm_vs_k_{n.replace('.', '')}": [[i, v] for i, v in enumerate(g)] for n, g in grads.items()}
+    series.update({f"{m}_test_accuracy_vs_T": rows for m, rows in acc.items()})
+    _plot(grads, acc, cfg, out_dir / "gradient_flow.png")
+    return {"metrics": metrics, "series": series, "seeds": [cfg.seed], "artifacts": ["gradient_flow.png"],
+            "device": "cpu"}
+
+
+def _plot(grads, acc, cfg, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, g in grads.items():
+        a.plot(range(len(g)), [max(v, 1e-300) for v in g], label=name.replace("_", " "))
+    a.set(yscale="log", xlabel="k (steps back from the last)", ylabel="mean ||∂E/∂s_{T-k}||",
+          title=f"gradient through the unfolded net (T = {cfg.grad_T})")
+    a.legend(fontsize=7)
+    for mode, rows in acc.items():
+        xs, ys = zip(*rows)
+        b.plot(xs, ys, marker="o", label=mode.upper())
+    b.axhline(cfg.solved, color="k", ls="--", lw=1, label=f"solved ({cfg.solved:.0%})")
+    b.axhline(1 / cfg.symbols, color="grey", ls=":", lw=1, label="chance")
+    b.set(xscale="log", xlabel="delay T", ylabel="test accuracy",
+          title=f"recall a symbol T steps back ({cfg.steps} steps each)")
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
