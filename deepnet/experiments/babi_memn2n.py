@@ -100,7 +100,8 @@ PROFILES = {
                     linear_start=1, cache=""),
     "quick": Config(tasks_1k=(1, 2, 4, 6), tasks_10k=(), joint_1k=False, joint_10k=False, seeds=2,
                     epochs=60, anneal=15, linear_start=10, workers=1, cache=""),
-    "full": Config(workers=2),
+    # joint 10k (180k training questions x 20 epochs) is opt-in (--joint-10k): too long for a CPU full run
+    "full": Config(workers=2, joint_10k=False),
 }
 
 
@@ -111,11 +112,10 @@ def targets(profile):
         # quick checks the claim on the tasks it trains: one-fact questions answered almost perfectly,
         # and the multi-fact task 2 well above chance (6 places: 83% error by guessing)
         return {"error_1k_task1": {"op": "<=", "value": 0.02}, "error_1k_task2": {"op": "<=", "value": 0.3}}
-    # full: at or below the paper's matching columns
+    # full: at or below the paper's matching columns, for each setting the full profile trains
     return {"mean_error_1k": {"op": "<=", "value": PAPER["mean_error_1k"]["value"]},
             "mean_error_10k": {"op": "<=", "value": PAPER["mean_error_10k"]["value"]},
-            "mean_error_1k_joint": {"op": "<=", "value": PAPER["mean_error_1k_joint"]["value"]},
-            "mean_error_10k_joint": {"op": "<=", "value": PAPER["mean_error_10k_joint"]["value"]}}
+            "mean_error_1k_joint": {"op": "<=", "value": PAPER["mean_error_1k_joint"]["value"]}}
 
 
 # ---------------------------------------------------------------------------------------------
