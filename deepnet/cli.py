@@ -47,6 +47,7 @@ EXPERIMENTS = {
     "ntm_associative_recall": "deepnet.experiments.ntm_associative_recall",
     "char_lm_shakespeare": "deepnet.experiments.char_lm_shakespeare",
     "fig5_gradient_flow": "deepnet.experiments.fig5_gradient_flow",
+    "nplm_brown": "deepnet.experiments.nplm_brown",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).

@@ -141,3 +141,56 @@ def test_resume_continues_from_checkpoint(data_dir, tmp_path):
     from deepnet.errors import CheckpointError
     with pytest.raises(CheckpointError, match="already holds a run"):
         _tiny_lm_run(tmp_path, data, steps=2)
+
+
+# ------------------------------------------------------------------------- n-grams and the NPLM
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_kneser_ney_sums_to_one_over_the_vocabulary(order):
+    import numpy as np
+
+    from deepnet.systems.ngram import KneserNey
+
+    rng = np.random.default_rng(0)
+    V = 30
+    ids = rng.zipf(1.5, 5000) % V  # a skewed stream, so counts of every size occur
+    m = KneserNey(V, order).fit_counts(ids)
+    for hist in ([ids[10:10 + order - 1]], [[29] * (order - 1)], [rng.integers(0, V, order - 1)]):
+        h = np.repeat(np.asarray(hist, dtype=np.int64).reshape(1, order - 1), V, axis=0)  # (V, n-1)
+        p = m.probs(h, np.arange(V))
+        assert (p > 0).all()
+        assert abs(p.sum() - 1) < 1e-9
+
+
+def test_kneser_ney_prefers_seen_continuations_and_higher_orders_help():
+    import numpy as np
+
+    from deepnet.systems.ngram import KneserNey, perplexity
+
+    ids = np.array([0, 1, 2, 3] * 200 + [4, 5])
+    m3 = KneserNey(6, 3).fit_counts(ids)
+    p = m3.probs(np.array([[0, 1], [0, 1]]), np.array([2, 3]))
+    assert p[0] > 0.9 and p[1] < 0.05
+    test = np.array([0, 1, 2, 3] * 10)
+    assert perplexity(m3, test) < perplexity(KneserNey(6, 1).fit_counts(ids), test)
+
+
+def test_nplm_windows_and_learning():
+    from deepnet.systems.nplm import NPLM, Config, windows
+
+    ids = torch.arange(10)
+    ctx, y = windows(ids[:-1], ids[1:], 3)
+    assert ctx.tolist()[0] == [0, 1, 2] and y.tolist()[0] == 3 and len(y) == 7
+    torch.manual_seed(0)
+    stream = torch.tensor([0, 1, 2, 3, 4, 0, 2, 4, 1, 3] * 50)
+    x, y = windows(stream[:-1], stream[1:], 2)
+    for direct, hidden in ((False, 16), (True, 16), (False, 0)):
+        m = NPLM(5, Config(context=2, embed=4, hidden=hidden, direct=direct))
+        opt = torch.optim.Adam(m.parameters(), 0.05)
+        for _ in range(150):
+            _, loss = m(x, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert loss.item() < 0.05, (direct, hidden, loss.item())  # two previous words fix the next one here
