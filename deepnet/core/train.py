@@ -146,6 +146,7 @@ def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True, d
 
     With several processes (dist), each evaluates every world-th example and the sums are added up.
     """
+    device = torch.device(device)
     was_training = model.training
     model.eval()
     if dist is not None and dist.on:
