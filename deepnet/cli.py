@@ -48,6 +48,7 @@ EXPERIMENTS = {
     "char_lm_shakespeare": "deepnet.experiments.char_lm_shakespeare",
     "fig5_gradient_flow": "deepnet.experiments.fig5_gradient_flow",
     "nplm_brown": "deepnet.experiments.nplm_brown",
+    "fig4_word_vectors": "deepnet.experiments.fig4_word_vectors",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).

@@ -194,3 +194,22 @@ def test_nplm_windows_and_learning():
             loss.backward()
             opt.step()
         assert loss.item() < 0.05, (direct, hidden, loss.item())  # two previous words fix the next one here
+
+
+def test_word_vector_scores_and_ppmi():
+    import numpy as np
+
+    from deepnet.experiments import fig4_word_vectors as f4
+
+    index = {w: i for i, w in enumerate(w for ws in f4.CATEGORIES.values() for w in ws)}
+    V = len(index)
+    cat_of = np.array([k for k, ws in enumerate(f4.CATEGORIES.values()) for _ in ws])
+    rng = np.random.default_rng(0)
+    clustered = np.eye(len(f4.CATEGORIES))[cat_of] * 5 + rng.standard_normal((V, len(f4.CATEGORIES))) * 0.1
+    purity, gap, *_ = f4.category_scores(clustered, index, k=3)
+    assert purity == 1.0 and gap > 0.5
+    purity_r, gap_r, *_ = f4.category_scores(rng.standard_normal((V, 8)), index, k=3)
+    assert purity_r < 0.5 and abs(gap_r) < 0.2
+    ids = rng.integers(0, 20, 2000)
+    vecs = f4.ppmi_svd(ids, 20, 4, window=2)
+    assert vecs.shape == (20, 4) and np.isfinite(vecs).all()
