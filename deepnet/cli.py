@@ -173,11 +173,14 @@ def cmd_train(argv, command):
     from deepnet.core.runtime import seed_everything
     from deepnet.core.train import TrainConfig, fit
 
+    # SYSTEM is the first word when it is not a flag; everything else goes to the system's parser
+    system = argv[0] if argv and not argv[0].startswith("-") else None
+    argv = argv[1:] if system else argv
     p = ArgumentParser(prog="deepnet train", add_help=False)
-    p.add_argument("system", nargs="?")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("-h", "--help", action="store_true")
     first, rest = p.parse_known_args(argv)
+    first.system = system
 
     saved = None
     if first.resume:
@@ -191,12 +194,16 @@ def cmd_train(argv, command):
             return 0
         raise ConfigError(f"deepnet train: name a system ({', '.join(systems.names())}) or give --resume DIR")
     module = systems.get(first.system)
+    trains_on = getattr(module, "TRAINS_ON", None)  # datasets the system can be trained on by this command
+    if not trains_on:
+        raise ConfigError(f"system '{first.system}' is not trained with 'deepnet train' (it keeps its own loop); "
+                          "use its experiments: deepnet experiments")
     model_defaults = config_from_dict(module.Config, saved["model"]) if saved else None
     train_defaults = config_from_dict(TrainConfig, saved["train"]) if saved else None
 
     tp = ArgumentParser(prog=f"deepnet train {first.system}", description=(module.__doc__ or "").strip())
     tp.add_argument("--data", default=saved["data"]["name"] if saved else None,
-                    help=f"dataset: {', '.join(n for n in datasets.DATASETS if hasattr(datasets.get(n), 'load'))}")
+                    help=f"dataset: {', '.join(trains_on)}")
     tp.add_argument("--data-seed", type=int, default=saved["data"].get("seed", 0) if saved else 0,
                     help="seed of the train/validation split (default: 0)")
     tp.add_argument("--out", help="run folder (default: runs/train/<system>_<data>)")
@@ -212,8 +219,8 @@ def cmd_train(argv, command):
     train_cfg = config_from_args(TrainConfig, args)
 
     ds_module = datasets.get(args.data)
-    if not hasattr(ds_module, "load"):
-        raise ConfigError(f"dataset '{args.data}' has no train/validation/test parts; it cannot be trained on")
+    if args.data not in trains_on:
+        raise ConfigError(f"system '{first.system}' cannot be trained on '{args.data}'; it takes: {', '.join(trains_on)}")
     data = ds_module.load(seed=args.data_seed)
     run_config = {"system": first.system, "model": dataclasses.asdict(model_cfg),
                   "data": {**data.info(), "seed": args.data_seed}}
@@ -237,7 +244,7 @@ def cmd_train(argv, command):
 
 def cmd_eval(argv, command):
     from deepnet import data as datasets
-    from deepnet import load_run
+    from deepnet import load_run, systems
     from deepnet.core.runtime import pick_device
     from deepnet.core.train import evaluate
 
@@ -249,6 +256,10 @@ def cmd_eval(argv, command):
     args = p.parse_args(argv)
     device = pick_device(args.device)
     model = load_run(args.run, which=args.which, device=device)
+    system = model.run_config["system"]
+    if not getattr(systems.get(system), "TRAINS_ON", None):
+        raise ConfigError(f"deepnet eval reads runs of minibatch-trained classifiers; a '{system}' run is "
+                          "evaluated by its experiment (deepnet experiments)")
     info = model.run_config["data"]
     data = datasets.get(info["name"]).load(seed=info.get("seed", 0))
     metrics = evaluate(model, getattr(data, args.split), device)

@@ -44,6 +44,8 @@ def test_help_and_version():
     (["train", "mlp", "--data", "digits", "--lr", "fast"], "invalid float value: 'fast'"),
     (["train", "mlp", "--data", "digits", "--epoch", "3"], "unknown argument"),
     (["train", "mlp"], "--data NAME is required"),
+    (["train", "mlp", "--data", "photos"], "cannot be trained on 'photos'"),
+    (["train", "memory_network", "--data", "digits"], "is not trained with 'deepnet train'"),
     (["data", "verify", "nosuchset"], "unknown dataset"),
     (["eval", "--run", "/nonexistent/run"], "is not a folder"),
     (["reproduce", "sgd_digits", "--smoke", "--epochs", "x"], "invalid int value"),
@@ -104,7 +106,7 @@ def test_train_resume_and_eval_through_the_cli(tmp_path, capsys):
     assert main(args) == 2  # the folder holds a run: refuse to overwrite it
     assert "--resume" in capsys.readouterr().err
     # a finished run resumed with more epochs is refused (settings differ); with the same ones it just re-tests
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--no-progress", "--device", "cpu"]) == 0
     assert "test (best weights)" in capsys.readouterr().out
     assert main(["eval", "--run", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.8

@@ -163,9 +163,3 @@ def config_from_dict(cls, data, what="config"):
         values[k] = v
     return cls(**values)
 
-
-def parse_config(cls, argv, prog, defaults=None):
-    """Parse `argv` into a `cls` instance (used by commands that take one config)."""
-    parser = ArgumentParser(prog=prog, description=(cls.__doc__ or "").strip())
-    add_config_args(parser, cls, defaults)
-    return config_from_args(cls, parser.parse_args(argv))

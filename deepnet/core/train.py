@@ -79,16 +79,21 @@ class TrainConfig:
 # Batching, optimiser, schedule
 
 
-def batches(data, batch_size, shuffle=False, seed=0, epoch=0, start=0):
+def batches(data, batch_size, shuffle=False, seed=0, epoch=0, start=0, min_size=1):
     """Yield (x, y) minibatches of an ArrayDataset by slicing: no Python work per example.
 
     The order of epoch e is a permutation drawn from a generator seeded with (seed, e), so
-    it can be recomputed when a run resumes mid-epoch; `start` skips the first batches.
+    it can be recomputed when a run resumes mid-epoch; `start` skips the first batches; a
+    last batch smaller than `min_size` is dropped (with N processes, each needs an example).
     """
     n = len(data)
+    if n % batch_size and n % batch_size < min_size:
+        n -= n % batch_size
     if shuffle:
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = torch.randperm(n, generator=g)
+        # drawn on the CPU (the same order on every device), moved once per epoch to where the data
+        # lives, so that indexing device-resident tensors needs no host-to-device copy per step
+        order = torch.randperm(n, generator=g).to(data.x.device)
     else:
         order = None
     for i in range(start * batch_size, n, batch_size):
@@ -158,7 +163,7 @@ def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True, d
             out, loss = model(x, y)
         vals = {"loss": loss.float(), **(metrics(out.float(), y) if metrics else {})}
         for k, v in vals.items():
-            totals[k] = totals.get(k, 0.0) + v.detach().double() * len(x)
+            totals[k] = totals.get(k, 0.0) + v.detach().to(torch.float32 if device.type == "mps" else torch.float64) * len(x)
         n += len(x)
     model.train(was_training)
     if dist is not None and dist.on:
@@ -343,7 +348,8 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
     if cfg.resident and device.type != "cpu":
         data = _resident(data, device)
     optimizer = make_optimizer(model.parameters(), cfg)
-    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
+    n_train = len(data.train)
+    steps_per_epoch = n_train // cfg.batch_size + (n_train % cfg.batch_size >= dist.world)
     total_steps = cfg.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, total_steps, cfg, steps_per_epoch))
@@ -396,11 +402,13 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
         model.train()
         bar = tqdm(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                    leave=False, disable=None if cfg.progress and dist.main else True, dynamic_ncols=True)
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)  # sum of loss * examples since the last check
+        acc_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        loss_sum = torch.zeros((), device=device, dtype=acc_dtype)  # sum of loss * examples since the last check
         seen, epoch_loss, epoch_n = 0, 0.0, 0
         t_log = time.perf_counter()
         batch_in_epoch = start_batch
-        for x, y in batches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, start=start_batch):
+        for x, y in batches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, start=start_batch,
+                            min_size=dist.world):
             n_global = len(x)
             if dist.on:  # this process's share of the global minibatch
                 x, y = x[dist.rank::dist.world], y[dist.rank::dist.world]
@@ -420,7 +428,7 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
             scheduler.step()
             step += 1
             batch_in_epoch += 1
-            loss_sum += loss.detach().double() * len(x)
+            loss_sum += loss.detach().to(acc_dtype) * len(x)
             seen += len(x)
             bar.update(1)
             due_ckpt = cfg.checkpoint_every and step % cfg.checkpoint_every == 0

@@ -59,7 +59,9 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     changes = dict(overrides or {})
     if seed is not None:
         changes["seed"] = seed
-    if device is not None and any(f.name == "device" for f in dataclasses.fields(cfg)):
+    if device is not None:
+        if not any(f.name == "device" for f in dataclasses.fields(cfg)):
+            raise ConfigError(f"{exp.NAME} has no device setting (it runs on the CPU); drop --device")
         changes["device"] = device
     cfg = dataclasses.replace(cfg, **changes)
     if hasattr(cfg, "check"):

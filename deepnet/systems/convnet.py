@@ -43,6 +43,9 @@ from torch.nn import functional as F
 from deepnet.core.config import config_from_dict
 
 
+# Datasets `deepnet train convnet` accepts (image classification sets with train/validation/test parts).
+TRAINS_ON = ("mnist", "cifar10")
+
 @dataclass
 class Config:
     """A ConvNet: LeNet-5 or stages of (conv -> ReLU) x n -> max-pool, then fully connected layers."""

@@ -36,6 +36,9 @@ from deepnet.data.common import ArrayDataset
 from deepnet.errors import CheckpointError, ConfigError
 
 
+# Datasets `deepnet train kernel_svm` accepts (image classification sets with train/validation/test parts).
+TRAINS_ON = ("digits", "mnist", "cifar10")
+
 @dataclass
 class Config:
     """A soft-margin SVM with the Gaussian (RBF) kernel, one-vs-one for several classes."""

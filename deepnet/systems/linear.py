@@ -29,6 +29,9 @@ from torch.nn import functional as F
 from deepnet.core.config import config_from_dict
 
 
+# Datasets `deepnet train linear` accepts (image classification sets with train/validation/test parts).
+TRAINS_ON = ("digits", "mnist", "cifar10")
+
 @dataclass
 class Config:
     """A linear classifier on raw pixels: one weighted sum per class."""

@@ -29,6 +29,9 @@ from deepnet.core.config import config_from_dict
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid}
 
 
+# Datasets `deepnet train mlp` accepts (image classification sets with train/validation/test parts).
+TRAINS_ON = ("digits", "mnist", "cifar10")
+
 @dataclass
 class Config:
     """A fully connected net: input -> hidden layers -> class scores."""
