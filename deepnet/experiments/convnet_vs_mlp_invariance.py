@@ -90,7 +90,8 @@ def _train(kind, cfg, data, lr, seed, run_dir, threads):
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=0.9, nesterov=True,
                        schedule="onecycle", warmup=0.1, monitor="accuracy", device=cfg.device, seed=seed,
                        progress=False, threads=threads, eval_batch_size=1000)
-    r = fit(model, data, tcfg, run_dir, {**run_config, "data": {**data.info(), "seed": 0}})  # no augment
+    # no augmentation; test=False: the test digits are read once below, shifted, for the final models only
+    r = fit(model, data, tcfg, run_dir, {**run_config, "data": {**data.info(), "seed": 0}}, test=False)
     return model, r
 
 
@@ -111,8 +112,7 @@ def shifted_accuracy(model, test, d, device):
 
 
 def run(cfg, out_dir, profile):
-    from deepnet.core.runtime import pick_device
-    from deepnet.core.runtime import idle_threads
+    from deepnet.core.runtime import idle_threads, pick_device
 
     threads = cfg.threads or idle_threads()
     torch.set_num_threads(threads)

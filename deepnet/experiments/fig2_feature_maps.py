@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from deepnet.core.runtime import seed_everything
-from deepnet.core.train import TrainConfig, fit
+from deepnet.core.train import TrainConfig, fit, read_metrics
 from deepnet.data import augment, cifar10, photos
 from deepnet.errors import ConfigError
 from deepnet.systems import convnet, load_run
@@ -107,6 +107,11 @@ def run(cfg, out_dir, profile):
         if model.run_config["data"]["name"] != "cifar10":
             raise ConfigError(f"--run {cfg.run}: a CIFAR-10 ConvNet is needed, this run is on "
                               f"{model.run_config['data']['name']}")
+        # the net's test accuracy is the one its own training measured, once (metrics.jsonl)
+        tested = [r for r in read_metrics(cfg.run) if r.get("event") == "test" and "test_accuracy" in r]
+        if not tested:
+            raise ConfigError(f"--run {cfg.run}: no test accuracy in its metrics.jsonl; give a finished run")
+        metrics["test_accuracy"] = tested[-1]["test_accuracy"]
         device = "cpu"
         artifacts = []
     else:
