@@ -23,7 +23,7 @@ from deepnet import data as datasets
 from deepnet.core.checkpoint import atomic_write
 from deepnet.core.runtime import environment
 from deepnet.errors import ConfigError
-from deepnet.report import check_targets, validate_result
+from deepnet.core.results import check_targets, validate_result
 
 PROFILES = ("smoke", "quick", "full")
 
