@@ -213,3 +213,10 @@ def test_word_vector_scores_and_ppmi():
     ids = rng.integers(0, 20, 2000)
     vecs = f4.ppmi_svd(ids, 20, 4, window=2)
     assert vecs.shape == (20, 4) and np.isfinite(vecs).all()
+
+
+def test_partial_validation_never_chooses_the_checkpoint(data_dir, tmp_path):
+    data = _small_shakespeare(4000)
+    _, r = _tiny_lm_run(tmp_path, data, steps=8, eval_every=2, eval_tokens=500, reset_prob=0.5)
+    partial = [h for h in r["history"] if "val_loss_partial" in h]
+    assert len(partial) == 3 and r["best"]["step"] == 8 and "val_loss" in r["best"]

@@ -55,7 +55,10 @@ class Config:
     bptt: int = 128  # truncated BPTT window (time steps per training batch)
     max_steps: int = 0  # stop training after this many steps (0: the epochs decide)
     eval_every: int = 0  # validate every N steps as well as at epoch ends (0: epoch ends only)
-    eval_tokens: int = 0  # validate on the first N validation tokens during training (0: all)
+    eval_tokens: int = 0  # mid-training checks on the first N validation tokens only (0: all); such
+    #                       partial checks are logged as val_loss_partial and never choose best.pt
+    reset_prob: float = 0.0  # chance per stream and window of starting from a zero state (so that a
+    #                          model trained on carried states also handles a fresh start, as in sampling)
     cpu_bf16: bool = False  # bf16 autocast on a CPU too (on CUDA, TrainConfig.amp decides)
 
 
@@ -259,10 +262,14 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
         nonlocal best, stale
         partial = 0 if epoch_end or step >= total else mcfg.eval_tokens
         val = evaluate_stream(model, data.val, device, max_tokens=partial, autocast=autocast)
-        rec = {"event": "val", "step": step, "epoch": step / steps_per_epoch, "val_loss": val,
+        key = "val_loss_partial" if partial else "val_loss"
+        rec = {"event": "val", "step": step, "epoch": step / steps_per_epoch, key: val,
                "val_bits": val / math.log(2), "train_loss": running, "seconds": time.perf_counter() - t0}
         history.append(rec)
         log.write(rec)
+        if partial:  # a subset's loss is not comparable with whole-set losses
+            save(ckpt_path)
+            return
         if best is None or val < best["val_loss"]:
             best, stale = rec, 0
             save(best_path)
@@ -281,6 +288,10 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
         with autocast():
             _, loss, hstate = model.step(xb, yb, hstate)
         hstate = detach_state(hstate)  # carry the values, cut the graph: truncated BPTT
+        if mcfg.reset_prob > 0:
+            keep = (torch.rand(1, X.shape[0], 1, device=device) >= mcfg.reset_prob).float()  # (1, B, 1)
+            hstate = tuple(s * keep.to(s.dtype) for s in hstate) if isinstance(hstate, tuple) \
+                else hstate * keep.to(hstate.dtype)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss became {float(loss)} at step {step}; lower --lr or clip harder")
         optimizer.zero_grad(set_to_none=True)
