@@ -88,6 +88,9 @@ class RNNLM(nn.Module):
         return logits, loss, state
 
     def forward(self, x, y=None):
+        """x (B, T) ids; a 1-D slice of a stream (as the engine's evaluate gives) is read as one sequence."""
+        if x.ndim == 1:
+            x, y = x[None], (y[None] if y is not None else None)  # (T,) -> (1, T)
         logits, loss, _ = self.step(x, y)
         return logits, loss
 
