@@ -220,3 +220,4 @@ def test_partial_validation_never_chooses_the_checkpoint(data_dir, tmp_path):
     _, r = _tiny_lm_run(tmp_path, data, steps=8, eval_every=2, eval_tokens=500, reset_prob=0.5)
     partial = [h for h in r["history"] if "val_loss_partial" in h]
     assert len(partial) == 3 and r["best"]["step"] == 8 and "val_loss" in r["best"]
+
