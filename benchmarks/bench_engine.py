@@ -11,6 +11,7 @@ matters: 1.0 means the engine's validation, logging, checkpoints and progress co
 import argparse
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -19,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from deepnet import data as datasets
-from deepnet.core.runtime import environment, pick_device, seed_everything
+from deepnet.core.runtime import environment, idle_threads, pick_device, seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.systems.mlp import MLP
 
@@ -48,7 +49,9 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: the idle cores)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads or idle_threads())
     device = pick_device(args.device)
     name = "mnist" if datasets.available("mnist") else "digits"
     data = datasets.get(name).load(seed=0)
@@ -72,7 +75,8 @@ def main():
 
         tmp = tempfile.mkdtemp()
         m = model()
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.05, device=str(device), progress=False)
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.05, device=str(device), progress=False,
+                          threads=torch.get_num_threads())
         t = time.perf_counter()
         fit(m, data, cfg, tmp + "/run", {"system": "mlp", "data": data.info()})
         times["fit"].append(time.perf_counter() - t)
@@ -85,7 +89,7 @@ def main():
         "batch_size": args.batch_size, "bare_examples_per_s": n / best["bare"], "fit_examples_per_s": n / best["fit"],
         "fit_over_bare_time": best["fit"] / best["bare"], "repeats": args.repeats,
         "device": env["device"], "cpu": env["cpu"], "gpu": env["gpu"], "torch": env["torch"],
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "load_average_end": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(report, indent=2))
     print(f"fit takes {report['fit_over_bare_time']:.2f}x the bare loop's time "

@@ -261,7 +261,10 @@ def cmd_eval(argv, command):
         raise ConfigError(f"deepnet eval reads runs of minibatch-trained classifiers; a '{system}' run is "
                           "evaluated by its experiment (deepnet experiments)")
     info = model.run_config["data"]
-    data = datasets.get(info["name"]).load(seed=info.get("seed", 0))
+    ds_module = datasets.get(info["name"])
+    # a dataset whose parts depend on the run (bAbI: tasks, vocabulary) rebuilds them from the run's record
+    load_like = getattr(ds_module, "load_like", None)
+    data = load_like(info) if load_like else ds_module.load(seed=info.get("seed", 0))
     metrics = evaluate(model, getattr(data, args.split), device)
     print(json.dumps({"run": str(args.run), "split": args.split, "weights": args.which, **metrics}))
     return 0

@@ -44,6 +44,9 @@ from deepnet.core.train import fit as engine_fit
 from deepnet.data import babi
 
 
+# `deepnet train memory_network --data babi` trains on task 1 of the 1k set (experiments choose tasks).
+TRAINS_ON = ("babi",)
+
 @dataclass
 class Config:
     """An end-to-end memory network (Sukhbaatar et al. 2015) with K hops over a story."""
