@@ -64,6 +64,8 @@ class Config:
     train_words: int = 0  # first N training words only (0: all 800,000)
     min_count: int = 4  # words seen fewer times become <unk> (Bengio et al.)
     cpu_bf16: bool = True  # bf16 autocast on a CPU for the NPLM
+    embed_init: float = 0.01  # std of the initial word vectors: with torch's N(0, 1) one epoch left them
+    #                           mostly random (kNN purity 0.20 against 0.12 for random vectors)
     seed: int = 0
     threads: int = 0  # CPU threads (0: idle cores now)
 
@@ -139,7 +141,8 @@ def run(cfg, out_dir, profile):
     # 1. NPLM word vectors (checkpoint chosen on validation; the test part is not needed here)
     win = {p: ArrayDataset(*nplm.windows(part.x, part.y, cfg.context))
            for p, part in (("train", train), ("val", cut(data.val)), ("test", cut(data.test)))}
-    ncfg = nplm.Config(context=cfg.context, embed=cfg.embed, hidden=cfg.hidden, cpu_bf16=cfg.cpu_bf16)
+    ncfg = nplm.Config(context=cfg.context, embed=cfg.embed, hidden=cfg.hidden, cpu_bf16=cfg.cpu_bf16,
+                       embed_init=cfg.embed_init)
     model = nplm.NPLM(V, ncfg)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr, schedule="cosine",
                        warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed, threads=threads,

@@ -32,6 +32,8 @@ class Config:
     direct: bool = False  # direct connections W from the word vectors to the outputs
     dropout: float = 0.0  # dropout on the concatenated vectors and the hidden layer (not in the paper)
     cpu_bf16: bool = False  # bf16 autocast on a CPU for the matrix products (the loss stays fp32)
+    embed_init: float = 0.0  # std of the initial word vectors (0: torch's N(0, 1)); small values let the
+    #                          learned geometry, not the random start, dominate after a short training
 
 
 class NPLM(nn.Module):
@@ -41,6 +43,8 @@ class NPLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.C = nn.Embedding(vocab_size, cfg.embed)  # the word feature vectors (|V|, m)
+        if cfg.embed_init > 0:
+            nn.init.normal_(self.C.weight, std=cfg.embed_init)
         width = cfg.context * cfg.embed
         self.H = nn.Linear(width, cfg.hidden) if cfg.hidden else None  # H and d
         self.U = nn.Linear(cfg.hidden, vocab_size) if cfg.hidden else None  # U and b
