@@ -76,7 +76,8 @@ def test_char_lstm_learns_shakespeare_and_samples(data_dir, tmp_path):
     # uniform over 65 characters is ln 65 = 4.17 nats; character frequencies alone give about 3.3
     assert r["best"]["val_loss"] < 2.7, r["best"]
     assert r["test"]["loss"] < 2.8
-    assert {"config.json", "checkpoint.pt", "best.pt", "metrics.jsonl"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "checkpoint.pt", "best.pt", "metrics.jsonl"} <= files
     best = load_run(tmp_path / "run")
     out, notes = rnn_lm.sample(best, "ROMEO:", 40, temperature=0.8, top_k=5, seed=1)
     assert out.startswith("ROMEO:") and len(out) == 46 and not notes

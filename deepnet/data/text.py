@@ -217,5 +217,6 @@ class _PTB(Corpus):
 
 
 ptb = _PTB("ptb", "Penn Treebank, Mikolov's preprocessing: 10,000-word vocabulary, one sentence per line",
-           "derived from LDC Penn Treebank (research use)", "http://www.fit.vutbr.cz/~imikolov/rnnlm/ (simple-examples)",
+           "derived from LDC Penn Treebank (research use)",
+           "http://www.fit.vutbr.cz/~imikolov/rnnlm/ (simple-examples)",
            ("ptb/ptb.train.txt", "ptb/ptb.valid.txt", "ptb/ptb.test.txt"))

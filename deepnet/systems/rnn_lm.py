@@ -226,7 +226,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
     if resume:
         state_saved = load_checkpoint(ckpt_path, system="rnn_lm")
     elif ckpt_path.exists():
-        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
+        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} "
+                              "or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
