@@ -151,3 +151,13 @@ def test_data_verify_fails_on_a_truncated_mnist_file(data_dir, tmp_path):
     assert one_line_error(p) and "t10k-labels-idx1-ubyte.gz" in p.stderr
     p = deepnet("data", "verify", "mnist", env={"DEEPNET_DATA": str(tmp_path / "missing")})
     assert one_line_error(p) and "DEEPNET_DATA" in p.stderr
+
+
+def test_the_systems_list_names_every_system_file():
+    from deepnet import systems
+
+    files = sorted(p.stem for p in (REPO / "deepnet" / "systems").glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(systems.SYSTEMS) == files
+    for name in systems.SYSTEMS:
+        module = systems.get(name)
+        assert hasattr(module, "Config") and hasattr(module, "build"), name

@@ -2,29 +2,41 @@
 dataclass, its model (an nn.Module whose forward(x, y) returns (output, loss)), and
 `build(run_config) -> model`, which rebuilds the model from a run folder's config.json.
 
-`load_run` finds the system file from the "system" key of config.json (the file's stem):
-no registry, the module name is the key.
+`load_run` finds the system file from the "system" key of config.json (the file's stem),
+through the literal SYSTEMS dict below.
 """
 
 import importlib
 import json
-import pkgutil
 from pathlib import Path
 
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.errors import CheckpointError, ConfigError
 
 
+# System name (config.json's "system", the file's stem) -> module: the one list of systems.
+SYSTEMS = {
+    "mlp": "deepnet.systems.mlp",
+    "linear": "deepnet.systems.linear",
+    "kernel_svm": "deepnet.systems.kernel_svm",
+    "convnet": "deepnet.systems.convnet",
+    "memory_network": "deepnet.systems.memory_network",
+    "ntm": "deepnet.systems.ntm",
+    "rnn_lm": "deepnet.systems.rnn_lm",
+    "nplm": "deepnet.systems.nplm",
+    "ngram": "deepnet.systems.ngram",
+}
+
+
 def names():
-    """Stems of the system files present, e.g. ['mlp', ...]."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return list(SYSTEMS)
 
 
 def get(name):
     """The system module called `name`, or a ConfigError listing the known ones."""
-    if name not in names():
-        raise ConfigError(f"unknown system '{name}'; known systems: {', '.join(names())}")
-    return importlib.import_module(f"deepnet.systems.{name}")
+    if name not in SYSTEMS:
+        raise ConfigError(f"unknown system '{name}'; known systems: {', '.join(SYSTEMS)}")
+    return importlib.import_module(SYSTEMS[name])
 
 
 def read_run_config(run_dir):
