@@ -64,7 +64,7 @@ PROFILES = {
                     memory_m=6, lstm_size=16, lstm_layers=1, test_lengths=(4, 8), test_size=4, val_size=4,
                     val_every=5),
     # CPU minutes: a single rate for both models, and lengths 1-10 (tests at 20+ probe generalisation)
-    "quick": Config(train_max_len=10, steps=2000, lrs=(1e-3,), val_every=250),
+    "quick": Config(train_max_len=10, steps=2000, lrs=(1e-3,), val_every=250, seeds=2),
     "full": Config(),
 }
 
