@@ -1,5 +1,6 @@
 """Seeding, device choice, threads, and the environment record every result carries."""
 
+import contextlib
 import os
 import platform
 import random
@@ -59,6 +60,17 @@ def idle_threads():
     except OSError:
         busy = 0.0
     return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Use n torch threads inside the block (0: leave the count as it is), then restore the previous count."""
+    before = torch.get_num_threads()
+    set_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cpu_name():

@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 
 from deepnet import data as datasets
-from deepnet.core.runtime import seed_everything, set_threads
+from deepnet.core.runtime import seed_everything, torch_threads
 from deepnet.core.train import TrainConfig, fit, read_metrics
 from deepnet.data.common import ArrayDataset
 from deepnet.errors import TrainingDiverged
@@ -125,12 +125,8 @@ def train_one(activation, lr, seed, cfg, data, run_dir, test=True):
 
 
 def run(cfg, out_dir, profile):
-    threads = torch.get_num_threads()
-    set_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _run(cfg, out_dir, profile)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg, out_dir, profile):

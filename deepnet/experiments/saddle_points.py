@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepnet.core.runtime import set_threads
+from deepnet.core.runtime import torch_threads
 from deepnet.data import digits
 
 NAME = "saddle_points"
@@ -207,7 +207,7 @@ def sgd_starts(net, cfg, seed):
     w = net.init(g)
     first = min(cfg.first_start, cfg.sgd_steps)
     marks = set(np.unique(np.geomspace(first, cfg.sgd_steps, cfg.starts_per_trajectory - 1).astype(int)).tolist()) | {0}
-    X, Y, T = net.X, net.Y, net.T
+    X, Y = net.X, net.Y
     starts = []
     for step in range(cfg.sgd_steps + 1):
         if step in marks:
@@ -296,12 +296,8 @@ def load_inputs(pool):
 
 
 def run(cfg, out_dir, profile):
-    threads = torch.get_num_threads()
-    set_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _run(cfg, out_dir, profile)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg, out_dir, profile):

@@ -33,7 +33,7 @@ import torch
 
 from deepnet import data as datasets
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
-from deepnet.core.runtime import seed_everything, set_threads
+from deepnet.core.runtime import seed_everything, torch_threads
 from deepnet.core.train import TrainConfig, batches, evaluate, fit
 from deepnet.data.common import ArrayDataset
 from deepnet.errors import TrainingDiverged
@@ -270,12 +270,8 @@ def _examples_to_reach(curve, level):
 
 
 def run(cfg, out_dir, profile):
-    threads = torch.get_num_threads()
-    set_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _run(cfg, out_dir, profile)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg, out_dir, profile):
