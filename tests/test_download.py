@@ -90,16 +90,18 @@ class Server:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
+        # "sent" is recorded before writing: the client may finish reading and the test may look
+        # before this server thread runs again
         cut = self.cut_after.pop(path, None)
         if cut is not None:
+            record["sent"] = cut
             h.wfile.write(body[:cut])
             h.wfile.flush()
-            record["sent"] = cut
             h.close_connection = True
             h.connection.shutdown(2)  # drop the connection mid-transfer
             return
-        h.wfile.write(body)
         record["sent"] = len(body)
+        h.wfile.write(body)
 
 
 @pytest.fixture
