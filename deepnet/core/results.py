@@ -5,6 +5,7 @@ Experiments write results and the report reads them; both check them here, below
 
 import math
 import operator
+import statistics
 from pathlib import Path
 
 from deepnet.errors import DeepnetError
@@ -130,6 +131,17 @@ def validate_result(d):
     _need(not absent, f"env: missing {', '.join(absent)}")
     for k in ENV_KEYS:
         _need(env[k] is None or isinstance(env[k], str), f"env[{k!r}]: expected a string or null")
+
+
+# ----------------------------------------------------------------------------- seeds
+
+
+def mean_std(values):
+    """(mean, sample standard deviation) of one metric over seeds; the deviation is 0.0 for a single value.
+
+    DESIGN: with several seeds a metric is the mean, with <name>_std beside it.
+    """
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 # --------------------------------------------------------------------------- loading

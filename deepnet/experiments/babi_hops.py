@@ -11,11 +11,10 @@ metric is its test error, averaged over the tasks. Training units share babi_mem
 the 3-hop units of a babi_memn2n run with the same settings are reused.
 """
 
-import dataclasses
 import statistics
 from dataclasses import dataclass
 
-from deepnet.experiments import babi_memn2n as base
+from deepnet.systems import memory_network as mn
 
 NAME = "babi_hops"
 CLAIM = ("Memory networks answer questions that need reasoning over several facts of a story; "
@@ -46,6 +45,9 @@ class Config:
     linear_start: int = 20  # LS: most epochs without the attention softmax
     noise: float = 0.1  # RN: fraction of empty memories added to training stories
     memory_size: int = 50  # sentences kept
+    d: int = 20  # embedding size (the paper's for single tasks)
+    lr: float = 0.01  # the paper's rate for the batch-summed cost (the engine's mean loss gets lr x batch)
+    batch_size: int = 32  # minibatch (the paper's)
     workers: int = 1  # training processes in parallel
     cache: str = "runs/cache/babi_memn2n"  # shared with babi_memn2n: equal units are trained once
     seed: int = 0  # first seed
@@ -66,18 +68,19 @@ def targets(profile):
 
 
 def run(cfg, out_dir, profile):
-    mcfg = dataclasses.replace(base.Config(), seeds=cfg.seeds, epochs=cfg.epochs, anneal=cfg.anneal,
-                               linear_start=cfg.linear_start, noise=cfg.noise, memory_size=cfg.memory_size,
-                               workers=cfg.workers, cache=cfg.cache, seed=cfg.seed, device=cfg.device)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    plan = [(k, t, base.unit_spec(mcfg, "1k", (t,), s, False, hops=k)) for k in cfg.hops for t in cfg.tasks for s in seeds]
-    results = base.train_units([p[2] for p in plan], mcfg, out_dir / "scratch")
+    # the same settings as babi_memn2n's single-task 1k units, so that equal units share the cache
+    plan = [(k, t, mn.unit_spec("1k", (t,), s, d=cfg.d, hops=k, noise=cfg.noise, linear_start=cfg.linear_start,
+                                epochs=cfg.epochs, anneal=cfg.anneal, lr=cfg.lr, batch_size=cfg.batch_size,
+                                memory_size=cfg.memory_size, device=cfg.device))
+            for k in cfg.hops for t in cfg.tasks for s in seeds]
+    results = mn.train_units([p[2] for p in plan], cfg.cache or out_dir / "scratch" / "units", cfg.workers)
     metrics, series = {}, {}
     for k in cfg.hops:
         errs = []
         for t in cfg.tasks:
             runs = [r for (kk, tt, _), r in zip(plan, results) if kk == k and tt == t]
-            best = base.pick(runs)
+            best = mn.pick(runs)
             metrics[f"error_hops{k}_task{t}"] = best["test_error"]
             metrics[f"error_hops{k}_task{t}_seed_mean"] = statistics.mean(r["test_error"] for r in runs)
             errs.append(best["test_error"])

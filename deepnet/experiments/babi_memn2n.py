@@ -21,16 +21,13 @@ settings, so an interrupted full run continues where it stopped, and a profile r
 finished units.
 """
 
-import dataclasses
-import hashlib
 import json
 import shutil
 import statistics
-import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
+
+from deepnet.systems import memory_network as mn
 
 NAME = "babi_memn2n"
 CLAIM = ("Memory networks remember a story and later answer questions about it, including questions "
@@ -119,97 +116,20 @@ def targets(profile):
 
 
 # ---------------------------------------------------------------------------------------------
-# One training unit: a task set, a data size, a seed. Top-level so worker processes can run it.
+# One training unit: a task set, a data size, a seed (memory_network.train_units trains and caches them)
 
 
-def unit_spec(cfg, size, tasks, seed, joint, hops=None):
-    """Everything that decides a unit's outcome, as a plain dict (also its cache key)."""
+def unit_spec(cfg, size, tasks, seed, joint):
+    """The unit's settings under this profile: the schedule depends on the data size and on joint training."""
     single10k = size == "10k" and not joint
     epochs = cfg.epochs_joint_1k if joint and size == "1k" else cfg.epochs_joint_10k if joint else \
         cfg.epochs_10k if single10k else cfg.epochs
     anneal = cfg.anneal_joint_1k if joint and size == "1k" else cfg.anneal_joint_10k if joint else \
         cfg.anneal_10k if single10k else cfg.anneal
-    return {
-        "size": size, "tasks": list(tasks), "seed": seed, "data_seed": 0, "memory_size": cfg.memory_size,
-        "model": {"d": cfg.d_joint if joint else cfg.d, "hops": hops or cfg.hops, "position_encoding": True,
-                  "temporal_encoding": True, "noise": cfg.noise, "init_std": 0.1,
-                  "linear_start": cfg.linear_start_10k if size == "10k" else
-                  cfg.linear_start_joint if joint else cfg.linear_start,
-                  "linear_start_patience": 4, "linear_start_lr": 0.5},
-        "train": {"epochs": epochs, "step_epochs": anneal, "lr": cfg.lr * cfg.batch_size,
-                  "batch_size": cfg.batch_size, "clip_grad": 40 / cfg.batch_size, "seed": seed, "device": cfg.device},
-    }
-
-
-def _key(spec):
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def train_unit(spec, run_dir):
-    """Train one unit (validation picks the checkpoint), then read its test set once.
-
-    Returns errors (fractions): val_error, val_loss, train_error (best weights, training part),
-    test_error and test_error_by_task, plus epochs run and seconds.
-    """
-    import torch
-
-    from deepnet.core.train import evaluate
-    from deepnet.data import babi
-    from deepnet.systems import memory_network as mn
-
-    torch.set_num_threads(1)  # tiny models: one thread each, several units side by side
-    t0 = time.perf_counter()
-    data = babi.load(seed=spec["data_seed"], tasks=tuple(spec["tasks"]), size=spec["size"],
-                     memory_size=spec["memory_size"])
-    run_config = {"system": "memory_network", "model": spec["model"],
-                  "data": {**data.info(), "seed": spec["data_seed"], "size": spec["size"]}}
-    torch.manual_seed(spec["seed"])
-    model = mn.build(run_config)
-    tcfg = mn.paper_train_config(**spec["train"])
-    run_dir = Path(run_dir)
-    shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted unit starts again
-    # the engine's end-of-run "test" is pointed at the validation part: the test set is read below, once
-    result = mn.fit(model, dataclasses.replace(data, test=data.val), tcfg, run_dir, run_config)
-    model = mn.build(run_config)
-    state = torch.load(run_dir / "best.pt", weights_only=True)
-    model.load_state_dict(state["model"])
-    model.eval()
-    train_eval = evaluate(model, data.train, torch.device("cpu"), 1024)
-    with torch.no_grad():  # the test set, once, for this final model
-        pred = torch.cat([model(data.test.x[i:i + 1024])[0].argmax(1) for i in range(0, len(data.test), 1024)])
-    wrong = (pred != data.test.y).float()
-    by_task = {int(t): float(wrong[data.tasks["test"] == t].mean()) for t in spec["tasks"]}
-    return {"val_error": 1 - result["best"]["val_accuracy"], "val_loss": result["best"]["val_loss"],
-            "train_error": 1 - train_eval["accuracy"], "test_error": float(wrong.mean()),
-            "test_error_by_task": by_task, "best_epoch": result["best"]["epoch"],
-            "linear_start_epochs": len(result.get("linear_start", {}).get("history", [])),
-            "seconds": time.perf_counter() - t0, "run_dir": str(run_dir)}
-
-
-def _run_cached(args):
-    spec, cache = args
-    folder = Path(cache) / _key(spec)
-    done = folder / "unit.json"
-    if done.exists():
-        return {**json.loads(done.read_text())["result"], "reused": True}
-    out = train_unit(spec, folder / "run")
-    done.write_text(json.dumps({"spec": spec, "result": out}, indent=1))
-    return out
-
-
-def train_units(specs, cfg, scratch):
-    """Results of every spec, in order: cached ones reused, the others trained (in `workers` processes)."""
-    cache = cfg.cache or str(Path(scratch) / "units")
-    jobs = [(s, cache) for s in specs]
-    if cfg.workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
-            return list(pool.map(_run_cached, jobs))
-    return [_run_cached(j) for j in jobs]
-
-
-def pick(results):
-    """The seed kept: lowest validation error, then lowest validation loss."""
-    return min(results, key=lambda r: (round(r["val_error"], 6), r["val_loss"]))
+    linear_start = cfg.linear_start_10k if size == "10k" else cfg.linear_start_joint if joint else cfg.linear_start
+    return mn.unit_spec(size, tasks, seed, d=cfg.d_joint if joint else cfg.d, hops=cfg.hops, noise=cfg.noise,
+                        linear_start=linear_start, epochs=epochs, anneal=anneal, lr=cfg.lr,
+                        batch_size=cfg.batch_size, memory_size=cfg.memory_size, device=cfg.device)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +154,7 @@ def run(cfg, out_dir, profile):
         plan += [("10k", t, unit_spec(cfg, "10k", (t,), s, False)) for t in tasks_10k]
     if cfg.joint_10k and present_10k:
         plan += [("10k", "joint", unit_spec(cfg, "10k", present_10k, s, True)) for s in joint_seeds]
-    results = train_units([p[2] for p in plan], cfg, out_dir / "scratch")
+    results = mn.train_units([p[2] for p in plan], cfg.cache or out_dir / "scratch" / "units", cfg.workers)
 
     metrics, series, chosen = {}, {}, {}
     for size in ("1k", "10k"):
@@ -242,7 +162,7 @@ def run(cfg, out_dir, profile):
         kept, every = [], []
         for t in tasks:
             runs = [r for (sz, tk, _), r in zip(plan, results) if sz == size and tk == t]
-            best = pick(runs)
+            best = mn.pick(runs)
             chosen[(size, t)] = best
             err = best["test_error"]
             metrics[f"error_{size}_task{t}"] = err
@@ -259,7 +179,7 @@ def run(cfg, out_dir, profile):
             series[f"error_{size}_by_task"] = [[t, metrics[f"error_{size}_task{t}"]] for t in tasks]
         joint = [r for (sz, tk, _), r in zip(plan, results) if sz == size and tk == "joint"]
         if joint:
-            best = pick(joint)
+            best = mn.pick(joint)
             chosen[(size, "joint")] = best
             metrics[f"mean_error_{size}_joint"] = statistics.mean(best["test_error_by_task"].values())
             metrics[f"failed_tasks_{size}_joint"] = sum(e > 0.05 for e in best["test_error_by_task"].values())
@@ -321,7 +241,6 @@ def showcase(run_dir, png, model_of=""):
     so its answer to another kind ("Where is Mary?") shows what it does out of its task.
     """
     from deepnet import load_run
-    from deepnet.systems import memory_network as mn
 
     model = load_run(run_dir)
     answers = [mn.answer(model, STORY, q) for q in QUESTIONS]

@@ -10,15 +10,14 @@ Both models train on the same batches for the same steps and learning-rate grid;
 on fixed sets of each number of items. Metric: cost per sequence (bits) and bits wrong.
 """
 
-import dataclasses
 import statistics
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
+from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
-from deepnet.experiments.ntm_copy import mean_std, model_configs, train_both
 from deepnet.systems import ntm
 
 NAME = "ntm_associative_recall"
@@ -74,11 +73,16 @@ def targets(profile):
 
 def run(cfg, out_dir, profile):
     torch.set_num_threads(cfg.threads)
-    mcfgs = model_configs(cfg)
-    mcfgs["ntm"] = dataclasses.replace(mcfgs["ntm"], read_heads=cfg.read_heads, write_heads=cfg.write_heads)
+    common = dict(controller=cfg.controller, controller_size=cfg.controller_size, memory_n=cfg.memory_n,
+                  memory_m=cfg.memory_m, lstm_size=cfg.lstm_size, lstm_layers=cfg.lstm_layers)
+    mcfgs = {"ntm": ntm.Config(kind="ntm", read_heads=cfg.read_heads, write_heads=cfg.write_heads, **common),
+             "lstm": ntm.Config(kind="lstm", **common)}
     val_items = sorted({(cfg.train_min_items + cfg.train_max_items) // 2, cfg.train_max_items})
-    runs, grids = train_both(cfg, "associative_recall", out_dir, val_items, cfg.train_min_items,
-                             cfg.train_max_items, mcfgs)
+    tc = ntm.TrainConfig(task="associative_recall", bits=cfg.bits, min_len=cfg.train_min_items,
+                         max_len=cfg.train_max_items, steps=cfg.steps, batch_size=cfg.batch_size,
+                         optimizer=cfg.optimizer, val_every=cfg.val_every, val_size=cfg.val_size,
+                         val_lengths=tuple(val_items), checkpoint_every=cfg.val_every, threads=cfg.threads)
+    runs, grids = ntm.train_seeds(mcfgs, tc, cfg.lrs, [cfg.seed + i for i in range(cfg.seeds)], out_dir)
     test = algorithmic.fixed_set("associative_recall", cfg.test_items, cfg.test_size, seed=2_000, bits=cfg.bits)
     metrics, series = {}, {}
     for kind, rs in runs.items():

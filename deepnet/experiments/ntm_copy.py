@@ -13,12 +13,12 @@ at 1/2), and the cost per sequence in bits.
 """
 
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
-from deepnet.core.runtime import seed_everything
+from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
 from deepnet.systems import ntm
 
@@ -82,49 +82,21 @@ def targets(profile):
 
 
 def model_configs(cfg):
+    """The NTM and the LSTM baseline compared, from this experiment's sizes."""
     common = dict(controller=cfg.controller, controller_size=cfg.controller_size, memory_n=cfg.memory_n,
                   memory_m=cfg.memory_m, lstm_size=cfg.lstm_size, lstm_layers=cfg.lstm_layers)
     return {"ntm": ntm.Config(kind="ntm", **common), "lstm": ntm.Config(kind="lstm", **common)}
 
 
-def train_both(cfg, task, out_dir, val_lengths, min_len, max_len, model_cfgs=None, log=print, n_out=16):
-    """Train NTM and LSTM alike (same steps, batches, rate grid, seeds); returns {kind: [(model, summary), ...]}.
-
-    The first seed chooses each model's rate on validation; further seeds reuse it. The NTM of the
-    first seed is kept as out_dir/model (a run folder).
-    """
-    scratch = out_dir / "scratch"
-    tc = ntm.TrainConfig(task=task, bits=cfg.bits, min_len=min_len, max_len=max_len, steps=cfg.steps,
-                         batch_size=cfg.batch_size, optimizer=cfg.optimizer, val_every=cfg.val_every,
-                         val_size=cfg.val_size, val_lengths=tuple(val_lengths), checkpoint_every=cfg.val_every,
-                         threads=cfg.threads, n_out=n_out)
-    runs, grids = {}, {}
-    for kind, mcfg in (model_cfgs or model_configs(cfg)).items():
-        runs[kind] = []
-        for i in range(cfg.seeds):
-            seed = cfg.seed + i
-            tci = replace(tc, seed=seed)
-            keep = out_dir / "model" if (kind == "ntm" and i == 0) else None
-            lrs = cfg.lrs if i == 0 else (runs[kind][0][1]["lr"],)
-            seed_everything(seed)
-            model, summary, grid = ntm.train_grid(mcfg, tci, lrs, scratch, log=log, keep=keep)
-            if i == 0:
-                grids[kind] = grid
-            runs[kind].append((model, summary))
-    import shutil
-
-    shutil.rmtree(scratch, ignore_errors=True)
-    return runs, grids
-
-
-def mean_std(values):
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def run(cfg, out_dir, profile):
     torch.set_num_threads(cfg.threads)
     val_lengths = sorted({max(cfg.train_min_len, cfg.train_max_len // 2), cfg.train_max_len})
-    runs, grids = train_both(cfg, "copy", out_dir, val_lengths, cfg.train_min_len, cfg.train_max_len)
+    tc = ntm.TrainConfig(task="copy", bits=cfg.bits, min_len=cfg.train_min_len, max_len=cfg.train_max_len,
+                         steps=cfg.steps, batch_size=cfg.batch_size, optimizer=cfg.optimizer, val_every=cfg.val_every,
+                         val_size=cfg.val_size, val_lengths=tuple(val_lengths), checkpoint_every=cfg.val_every,
+                         threads=cfg.threads)
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    runs, grids = ntm.train_seeds(model_configs(cfg), tc, cfg.lrs, seeds, out_dir)
     test = algorithmic.fixed_set("copy", cfg.test_lengths, cfg.test_size, seed=2_000, bits=cfg.bits)
 
     metrics, series = {}, {}
@@ -145,7 +117,6 @@ def run(cfg, out_dir, profile):
         series[f"{kind}_val_cost_vs_sequences"] = [[h["sequences"], h["val_cost_bits"]]
                                                    for h in rs[0][1]["history"] if "sequences" in h]
         series[f"{kind}_val_cost_by_lr"] = grids[kind]
-    seeds = [cfg.seed + i for i in range(cfg.seeds)]
 
     _plot_lengths(series, cfg, out_dir / "error_vs_length.png")
     arts = ["error_vs_length.png", "model/"]
@@ -154,8 +125,8 @@ def run(cfg, out_dir, profile):
     for L in [cfg.train_max_len] + ([50] if 50 in cfg.test_lengths and 50 < cfg.memory_n else []):
         b = algorithmic.fixed_set("copy", (L,), 1, seed=3_000, bits=cfg.bits)[L]
         name = f"weightings_len_{L}.png"
-        plot_weightings(model, b, f"NTM copy, length {L} (trained on {cfg.train_min_len}-{cfg.train_max_len})",
-                        out_dir / name)
+        ntm.plot_weightings(model, b, f"NTM copy, length {L} (trained on {cfg.train_min_len}-{cfg.train_max_len})",
+                            out_dir / name)
         arts.append(name)
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": arts, "device": "cpu"}
 
@@ -180,30 +151,3 @@ def _plot_lengths(series, cfg, path):
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
-
-def plot_weightings(model, batch, title, path):
-    """The paper's Figure 6: inputs, outputs, and the write and read weightings over time (one sequence)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with torch.no_grad():
-        z, _, ws = model(batch.x[:1], batch.y[:1], batch.mask[:1], record=True)  # ws (1, T, H, N)
-    out = torch.sigmoid(z[0]) * batch.mask[0, :, None]
-    R = model.R
-    w_read, w_write = ws[0, :, 0], ws[0, :, R]  # the first read head and the first write head, (T, N)
-    used = (torch.maximum(w_read.max(0).values, w_write.max(0).values) > 0.05).nonzero().flatten()
-    lo, hi = (int(used.min()), int(used.max()) + 1) if len(used) else (0, model.N)
-    lo, hi = max(0, lo - 2), min(model.N, hi + 2)  # the rows the heads visited, with a margin
-    fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), gridspec_kw={"height_ratios": [1, 2]})
-    panels = [(batch.x[0].T, "inputs", "channel"), (out.T, "outputs", "bit"),
-              (w_write[:, lo:hi].T, "write weighting", "location"), (w_read[:, lo:hi].T, "read weighting", "location")]
-    for ax, (img, name, ylab) in zip(axes.flat, panels):
-        ax.imshow(img.numpy(), aspect="auto", cmap="gray_r", interpolation="nearest",
-                  extent=None if ylab != "location" else (-0.5, img.shape[1] - 0.5, hi - 0.5, lo - 0.5))
-        ax.set(title=name, xlabel="time step", ylabel=ylab)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -12,15 +12,14 @@ Both models train on the same generated batches for the same number of steps wit
 learning-rate grid (chosen on validation), and are tested once on a fixed set.
 """
 
-import dataclasses
 import statistics
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
+from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
-from deepnet.experiments.ntm_copy import mean_std, model_configs, plot_weightings, train_both
 from deepnet.systems import ntm
 
 NAME = "ntm_priority_sort"
@@ -76,9 +75,15 @@ def targets(profile):
 def run(cfg, out_dir, profile):
     torch.set_num_threads(cfg.threads)
     opts = {"n_out": cfg.n_out}
-    mcfgs = model_configs(cfg)
-    mcfgs["ntm"] = dataclasses.replace(mcfgs["ntm"], read_heads=cfg.read_heads, write_heads=cfg.write_heads)
-    runs, grids = train_both(cfg, "priority_sort", out_dir, (cfg.n_in,), cfg.n_in, cfg.n_in, mcfgs, n_out=cfg.n_out)
+    common = dict(controller=cfg.controller, controller_size=cfg.controller_size, memory_n=cfg.memory_n,
+                  memory_m=cfg.memory_m, lstm_size=cfg.lstm_size, lstm_layers=cfg.lstm_layers)
+    mcfgs = {"ntm": ntm.Config(kind="ntm", read_heads=cfg.read_heads, write_heads=cfg.write_heads, **common),
+             "lstm": ntm.Config(kind="lstm", **common)}
+    tc = ntm.TrainConfig(task="priority_sort", bits=cfg.bits, n_out=cfg.n_out, min_len=cfg.n_in, max_len=cfg.n_in,
+                         steps=cfg.steps, batch_size=cfg.batch_size, optimizer=cfg.optimizer, val_every=cfg.val_every,
+                         val_size=cfg.val_size, val_lengths=(cfg.n_in,), checkpoint_every=cfg.val_every,
+                         threads=cfg.threads)
+    runs, grids = ntm.train_seeds(mcfgs, tc, cfg.lrs, [cfg.seed + i for i in range(cfg.seeds)], out_dir)
     test = algorithmic.fixed_set("priority_sort", (cfg.n_in,), cfg.test_size, seed=2_000, bits=cfg.bits, **opts)[cfg.n_in]
     metrics, series = {}, {}
     for kind, rs in runs.items():
@@ -98,8 +103,8 @@ def run(cfg, out_dir, profile):
     metrics["chance_cost_bits"] = float(cfg.n_out * cfg.bits)  # outputs of 1/2: one bit per target bit
     _plot_curves(series, metrics, out_dir / "cost_curves.png")
     b = algorithmic.fixed_set("priority_sort", (cfg.n_in,), 1, seed=3_000, bits=cfg.bits, **opts)[cfg.n_in]
-    plot_weightings(runs["ntm"][0][0], b, f"NTM priority sort ({cfg.n_in} in, {cfg.n_out} out)",
-                    out_dir / "weightings.png")
+    ntm.plot_weightings(runs["ntm"][0][0], b, f"NTM priority sort ({cfg.n_in} in, {cfg.n_out} out)",
+                        out_dir / "weightings.png")
     _plot_priority_vs_location(runs["ntm"][0][0], b, cfg, out_dir / "write_location_vs_priority.png")
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],
             "artifacts": ["cost_curves.png", "weightings.png", "write_location_vs_priority.png", "model/"],

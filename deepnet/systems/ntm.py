@@ -41,6 +41,8 @@ forward(x, y, mask) interface, so that both models train in the same loop on the
 Training does not fit the supervised engine (sequences are generated, not read from a dataset;
 outputs are scored on masked steps only), so `train` below is this system's own loop: it writes
 a run folder (config.json, checkpoint.pt, best.pt, metrics.jsonl) and can resume a killed run.
+`train_grid` and `train_seeds` give the NTM and the LSTM the same rate grid, batches and seeds;
+`plot_weightings` draws what the heads did (the paper's Figure 6).
 """
 
 import json
@@ -444,3 +446,62 @@ def train_grid(model_cfg, tc, lrs, run_root, log=print, keep=None):
         run_dir = Path(keep)
     summary = {**summary, "lr": lr, "run_dir": str(run_dir)}
     return load_best(run_dir), summary, [[r[1], r[0]] for r in results]
+
+
+def train_seeds(model_cfgs, tc, lrs, seeds, out_dir, log=print):
+    """Train every model of `model_cfgs` ({name: Config}) alike: same steps, batches, rate grid and seeds.
+
+    The first seed chooses each model's rate on validation (train_grid); further seeds reuse it.
+    The "ntm" model of the first seed is kept as out_dir/model (a run folder).
+    Returns (runs, grids): runs {name: [(model, summary), ...] one per seed}, grids {name: [[lr, val_cost_bits], ...]}.
+    """
+    import dataclasses
+    import shutil
+
+    scratch = Path(out_dir) / "scratch"
+    runs, grids = {}, {}
+    for name, mcfg in model_cfgs.items():
+        runs[name] = []
+        for i, seed in enumerate(seeds):
+            keep = Path(out_dir) / "model" if (name == "ntm" and i == 0) else None
+            rates = lrs if i == 0 else (runs[name][0][1]["lr"],)
+            seed_everything(seed)
+            model, summary, grid = train_grid(mcfg, dataclasses.replace(tc, seed=seed), rates, scratch, log=log,
+                                              keep=keep)
+            if i == 0:
+                grids[name] = grid
+            runs[name].append((model, summary))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return runs, grids
+
+
+# ---------------------------------------------------------------------------------------------
+# Looking inside: the weightings over time
+
+
+def plot_weightings(model, batch, title, path):
+    """The paper's Figure 6: inputs, outputs, and the write and read weightings over time (one sequence)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with torch.no_grad():
+        z, _, ws = model(batch.x[:1], batch.y[:1], batch.mask[:1], record=True)  # ws (1, T, H, N)
+    out = torch.sigmoid(z[0]) * batch.mask[0, :, None]
+    R = model.R
+    w_read, w_write = ws[0, :, 0], ws[0, :, R]  # the first read head and the first write head, (T, N)
+    used = (torch.maximum(w_read.max(0).values, w_write.max(0).values) > 0.05).nonzero().flatten()
+    lo, hi = (int(used.min()), int(used.max()) + 1) if len(used) else (0, model.N)
+    lo, hi = max(0, lo - 2), min(model.N, hi + 2)  # the rows the heads visited, with a margin
+    fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), gridspec_kw={"height_ratios": [1, 2]})
+    panels = [(batch.x[0].T, "inputs", "channel"), (out.T, "outputs", "bit"),
+              (w_write[:, lo:hi].T, "write weighting", "location"), (w_read[:, lo:hi].T, "read weighting", "location")]
+    for ax, (img, name, ylab) in zip(axes.flat, panels):
+        ax.imshow(img.numpy(), aspect="auto", cmap="gray_r", interpolation="nearest",
+                  extent=None if ylab != "location" else (-0.5, img.shape[1] - 0.5, hi - 0.5, lo - 0.5))
+        ax.set(title=name, xlabel="time step", ylabel=ylab)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
