@@ -1,6 +1,7 @@
 """End-to-end memory network: position encoding, attention, noise, training on task 1, answering text."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -130,3 +131,30 @@ def test_cli_answer_prints_the_answer_and_each_hop(task1_run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("answer: office") and "hop 3:" in out and "Daniel went to the office." in out
     assert main(["answer", "--run", str(run_dir), "--story", str(tmp_path / "none.txt"), "--question", "Where?"]) == 2
+
+
+def test_cached_units_are_reused_only_when_their_code_versions_match(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_train_unit(spec, run_dir):
+        trained.append(spec["seed"])
+        run_dir.mkdir(parents=True, exist_ok=True)  # as training does
+        return {"test_error": 0.5}
+
+    monkeypatch.setattr(mn, "train_unit", fake_train_unit)
+    spec = mn.unit_spec("1k", (1,), 0, d=8, hops=1, noise=0.0, linear_start=0, epochs=1, anneal=1, lr=0.01,
+                        batch_size=32, memory_size=10)
+    first = mn.train_units([spec], tmp_path)
+    assert trained == [0] and "reused" not in first[0]
+    again = mn.train_units([spec], tmp_path)
+    assert trained == [0] and again[0]["reused"] and again[0]["test_error"] == 0.5
+    # a unit written before versions were recorded counts as version 1 and is still reused
+    (unit_json,) = tmp_path.glob("*/unit.json")
+    record = json.loads(unit_json.read_text())
+    del record["versions"]
+    unit_json.write_text(json.dumps(record))
+    assert mn.train_units([spec], tmp_path)[0]["reused"] and trained == [0]
+    # after a parser change (babi.FORMAT bumped) the cached unit is stale: trained again
+    monkeypatch.setattr(babi, "FORMAT", babi.FORMAT + 1)
+    assert "reused" not in mn.train_units([spec], tmp_path)[0] and trained == [0, 0]
+    assert json.loads(unit_json.read_text())["versions"]["babi"] == babi.FORMAT

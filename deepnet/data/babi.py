@@ -48,6 +48,10 @@ TASK_NAMES = {
 }
 SIZES = {"1k": "en", "10k": "en-10k"}
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of every vocabulary
+# Version of what `parse`, `pack` and `load` make of the files. Bump it when a change here gives
+# other examples or arrays for the same files: results cached from the old ones (the memory
+# network's training units, memory_network.train_units) are then not reused.
+FORMAT = 1
 
 
 def task_file(task, part, size="1k"):

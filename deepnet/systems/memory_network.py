@@ -319,6 +319,12 @@ def read_story(path):
 # Training units: one task set, one data size, one seed, trained then tested once; cached
 
 
+# Bump when what `train_unit` does changes (bAbI parsing has its own babi.FORMAT): cached units
+# of another version are then trained again. Units cached before versions were recorded are
+# version 1 of both.
+UNIT_FORMAT = 1
+
+
 def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal, lr, batch_size, memory_size,
               device="cpu"):
     """Everything that decides a unit's outcome, as a plain dict (also its cache key).
@@ -373,8 +379,16 @@ def train_unit(spec, run_dir):
             "seconds": time.perf_counter() - t0, "run_dir": str(run_dir)}
 
 
+def _unit_versions():
+    return {"babi": babi.FORMAT, "unit": UNIT_FORMAT}
+
+
 def _run_cached(args):
-    """One unit through the cache: <cache>/<hash of the spec>/unit.json, reused when it exists."""
+    """One unit through the cache: <cache>/<hash of the spec>/unit.json, reused when its code versions match.
+
+    The versions are checked, not hashed into the folder name, so that units cached before they
+    were recorded (version 1) stay found; a unit of another version is trained again in its place.
+    """
     import hashlib
     import json
 
@@ -382,9 +396,11 @@ def _run_cached(args):
     folder = Path(cache) / hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     done = folder / "unit.json"
     if done.exists():
-        return {**json.loads(done.read_text())["result"], "reused": True}
+        record = json.loads(done.read_text())
+        if record.get("versions", {"babi": 1, "unit": 1}) == _unit_versions():
+            return {**record["result"], "reused": True}
     out = train_unit(spec, folder / "run")
-    done.write_text(json.dumps({"spec": spec, "result": out}, indent=1))
+    done.write_text(json.dumps({"spec": spec, "versions": _unit_versions(), "result": out}, indent=1))
     return out
 
 
