@@ -302,6 +302,17 @@ def test_markdown_table_rows_and_formatting():
     assert "train_seconds" not in table  # neither a target nor a paper value
 
 
+def test_a_single_seed_shows_no_plus_minus_and_says_1_seed(tmp_path):
+    one = make_result(seeds=[0])
+    one["metrics"]["test_accuracy_std"] = 0.0  # what an experiment writes for one seed
+    first = [c.strip() for c in markdown_table([one]).splitlines()[2].strip("|").split(" | ")]
+    assert first[3] == "0.9812" and first[10] == "1 seed (0)"
+    write_result(tmp_path / "convnet_digits", one)
+    page = write_html(load_results(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "±" not in page and "1 seed (0)" in page
+    assert "test_accuracy_std" not in page  # no spread to show: not listed on its own either
+
+
 def test_markdown_table_names_the_gpu_and_escapes_pipes():
     env = dict(make_result()["env"], device="cuda", gpu="NVIDIA H100 80GB HBM3")
     result = make_result(env=env, command="deepnet reproduce a | tee log", seconds=7200.0)

@@ -77,14 +77,25 @@ def format_number(x):
     return f"{x:.4g}"
 
 
-def format_ours(metrics, name):
-    """The measured value, "mean ± std" when <name>_std exists; "—" when not measured."""
+def format_ours(metrics, name, n_seeds=None):
+    """The measured value, "mean ± std" when <name>_std exists; "—" when not measured.
+
+    With a single seed (n_seeds == 1) there is no spread to show: a "± 0" would read as a
+    measured deviation, so the value stands alone (the seeds column says "1 seed").
+    """
     if name not in metrics:
         return "—"
     text = format_number(metrics[name])
-    if f"{name}_std" in metrics:
+    if f"{name}_std" in metrics and n_seeds != 1:
         text += f" ± {format_number(metrics[f'{name}_std'])}"
     return text
+
+
+def format_seeds(seeds):
+    """'0, 1, 2' for several seeds; '1 seed (0)' for one, so that a lone '0' is not read as a count."""
+    if len(seeds) == 1:
+        return f"1 seed ({seeds[0]})"
+    return ", ".join(str(s) for s in seeds)
 
 
 def format_target(target):
@@ -127,10 +138,11 @@ def summary_rows(result):
     metric of ours (their "ours" is "—").
     """
     metrics, paper, targets, met = result["metrics"], result["paper"], result["targets"], result["met"]
+    n_seeds = len(result["seeds"])
     rows = []
     for name in metrics:
         if name in targets or name in paper:
-            rows.append((name, format_ours(metrics, name), paper.get(name), targets.get(name), met.get(name)))
+            rows.append((name, format_ours(metrics, name, n_seeds), paper.get(name), targets.get(name), met.get(name)))
     for name in paper:
         if name not in metrics:
             rows.append((name, "—", paper[name], None, None))
@@ -165,7 +177,7 @@ def markdown_table(results):
             f"`{r['command']}`",
             hardware(r["env"]),
             r["env"].get("torch") or "",
-            ", ".join(str(s) for s in r["seeds"]),
+            format_seeds(r["seeds"]),
             format_duration(r["seconds"]),
         ]
         rows = summary_rows(r) or [("—", "", None, None, None)]  # a result without comparisons still shows

@@ -9,8 +9,8 @@ import json
 from html import escape
 from pathlib import Path
 
-from deepnet.report import (format_duration, format_met, format_number, format_ours, format_target, hardware,
-                            summary_rows)
+from deepnet.report import (format_duration, format_met, format_number, format_ours, format_seeds, format_target,
+                            hardware, summary_rows)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
@@ -117,13 +117,15 @@ def _result_section(r):
         f"<blockquote>{escape(r['claim'])}</blockquote>\n",
         f"<p class='muted'>Review section: {escape(r['section'])}</p>\n",
     ]
-    # All metrics, not only the compared ones: the _std entries are folded into "mean ± std".
+    # All metrics, not only the compared ones: the _std entries are folded into "mean ± std"
+    # (and left out with a single seed, where they hold no spread).
+    n_seeds = len(r["seeds"])
     names = [m for m in r["metrics"] if not (m.endswith("_std") and m[: -len("_std")] in r["metrics"])]
     names += [p for p in r["paper"] if p not in r["metrics"]]  # the paper's numbers we have no metric for
     out.append("<table>\n<tr><th>metric</th><th>ours</th><th>paper</th><th>target</th><th>met</th></tr>\n")
     for name in names:
         out.append(
-            f"<tr><td><code>{escape(name)}</code></td><td class='num'>{escape(format_ours(r['metrics'], name))}</td>"
+            f"<tr><td><code>{escape(name)}</code></td><td class='num'>{escape(format_ours(r['metrics'], name, n_seeds))}</td>"
             f"{_paper_cell(r['paper'].get(name))}<td class='num'>{escape(format_target(r['targets'].get(name)))}</td>"
             f"{_met_cell(r['met'].get(name))}</tr>\n"
         )
@@ -142,7 +144,7 @@ def _result_section(r):
 
     facts = [
         ("command", f"<code>{escape(r['command'])}</code>"),
-        ("seeds", escape(", ".join(str(s) for s in r["seeds"]))),
+        ("seeds", escape(format_seeds(r["seeds"]))),
         ("wall time", escape(f"{format_duration(r['seconds'])} ({r['seconds']:.1f} s)")),
         ("device", escape(str(env.get("device")))),
         ("cpu", escape(hardware({**env, "device": "cpu"}))),
