@@ -18,9 +18,9 @@ no host synchronisation is needed.
   dx, dy ~ U(-1, 1) per pixel, convolved with a Gaussian of standard deviation sigma (pixels),
   scaled by alpha, then bilinear interpolation. Their MNIST values: sigma = 4, alpha = 34.
 
-`Augment([...])` chains steps into the `augment(x, y) -> (x, y)` callable the engine applies
-to each training minibatch. Randomness comes from torch's generator on the batch's device
-(seeded by the engine), or from `generator` when one is given.
+`Augment([(fn, kwargs), ...])` chains these functions into the `augment(x, y) -> (x, y)`
+callable the engine applies to each training minibatch. Randomness comes from torch's generator
+on the batch's device (seeded by the engine), or from `generator` when one is given.
 
 This module knows no model.
 """
@@ -145,31 +145,29 @@ def elastic(x, alpha=34.0, sigma=4.0, generator=None):
 class Augment:
     """A chain of batch deformations, as the engine's `augment(x, y) -> (x, y)`. Labels pass through.
 
-        Augment([("translate", {"max_shift": 2}), ("elastic", {"alpha": 34, "sigma": 4})])
+        Augment([(translate, {"max_shift": 2}), (elastic, {"alpha": 34, "sigma": 4})])
 
-    Steps are (name, keyword arguments) pairs naming the functions of this module, so a chain
-    is plain data that a config can record.
+    Steps are (function, keyword arguments) pairs: the functions of this module (or any function
+    f(x, generator=..., **kwargs) of the same form), applied in order. `describe()` gives the chain
+    as plain data (function names and arguments) for a result's config.
     """
-
-    STEPS = {"translate": translate, "random_crop": random_crop, "hflip": hflip, "cutout": cutout,
-             "elastic": elastic}
 
     def __init__(self, steps, generator=None):
         self.steps = []
-        for name, kwargs in steps:
-            if name not in self.STEPS:
-                raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(self.STEPS)}")
-            self.steps.append((name, dict(kwargs)))
+        for fn, kwargs in steps:
+            if not callable(fn):
+                raise ValueError(f"augmentation step {fn!r} is not a function: pass one, e.g. augment.translate")
+            self.steps.append((fn, dict(kwargs)))
         self.generator = generator
 
     def __call__(self, x, y):
-        for name, kwargs in self.steps:
-            x = self.STEPS[name](x, generator=self.generator, **kwargs)
+        for fn, kwargs in self.steps:
+            x = fn(x, generator=self.generator, **kwargs)
         return x, y
 
     def describe(self):
-        """Plain list of the steps, for a result's config."""
-        return [[name, kwargs] for name, kwargs in self.steps]
+        """Plain list of the steps, [[function name, kwargs], ...], for a result's config."""
+        return [[fn.__name__, kwargs] for fn, kwargs in self.steps]
 
     def __repr__(self):
         return f"Augment({self.describe()})"
@@ -179,17 +177,17 @@ def digits_augment(max_shift=2, elastic_alpha=0.0, elastic_sigma=4.0):
     """The deformations used for handwritten digits: small translations, optionally elastic distortion."""
     steps = []
     if elastic_alpha > 0:
-        steps.append(("elastic", {"alpha": elastic_alpha, "sigma": elastic_sigma}))
+        steps.append((elastic, {"alpha": elastic_alpha, "sigma": elastic_sigma}))
     if max_shift > 0:
-        steps.append(("translate", {"max_shift": max_shift}))
+        steps.append((translate, {"max_shift": max_shift}))
     return Augment(steps)
 
 
 def natural_augment(padding=4, flip=True, cutout_size=0):
     """The deformations used for natural images (CIFAR-10): padded random crops, mirror flips, optional cutout."""
-    steps = [("random_crop", {"padding": padding, "mode": "reflect"})] if padding > 0 else []
+    steps = [(random_crop, {"padding": padding, "mode": "reflect"})] if padding > 0 else []
     if flip:
-        steps.append(("hflip", {}))
+        steps.append((hflip, {}))
     if cutout_size > 0:
-        steps.append(("cutout", {"size": cutout_size}))
+        steps.append((cutout, {"size": cutout_size}))
     return Augment(steps)
