@@ -115,15 +115,6 @@ class _Classifier(nn.Module):
                 out.append((name, h.clone()))  # a copy: the in-place ReLU that follows would overwrite it
         return out
 
-    @torch.no_grad()
-    def predict_proba(self, x):
-        """Class probabilities softmax(z) (B, K), in eval mode."""
-        was = self.training
-        self.eval()
-        p = F.softmax(self(x)[0].float(), dim=1)
-        self.train(was)
-        return p
-
 
 # ---------------------------------------------------------------------------------------------
 # The modern stage-based ConvNet
