@@ -8,6 +8,7 @@
     deepnet classify --run DIR IMAGE...   top-5 classes of your own pictures by a trained image classifier
     deepnet sample --run DIR --prime "ROMEO:" [--temperature 0.8] [--top-k K] [--length N]   a language model writes on
     deepnet answer --run DIR --story FILE --question "Where is Mary?"   a memory network answers, showing its attention
+    deepnet translate --run DIR "A man is riding a bicycle." [--beam K] [--show-attention]   (or sentences on stdin)
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
     deepnet data list | verify NAME... | fetch NAME... [--to DIR]   (fetch: download with checksums)
     deepnet experiments                   list the experiments and their claims
@@ -49,6 +50,9 @@ EXPERIMENTS = {
     "fig5_gradient_flow": "deepnet.experiments.fig5_gradient_flow",
     "nplm_brown": "deepnet.experiments.nplm_brown",
     "fig4_word_vectors": "deepnet.experiments.fig4_word_vectors",
+    "translation_multi30k": "deepnet.experiments.translation_multi30k",
+    "attention_alignment": "deepnet.experiments.attention_alignment",
+    "fig4_phrase_vectors": "deepnet.experiments.fig4_phrase_vectors",
 }
 
 # What `make demo` runs: one short experiment per system, each at its quick profile (~90 s at most).
@@ -376,6 +380,47 @@ def cmd_sample(argv, command):
     return 0
 
 
+def cmd_translate(argv, command):
+    """A trained encoder-decoder translates sentences given as arguments or read from stdin, one per line."""
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+    from deepnet.systems import seq2seq
+
+    p = ArgumentParser(prog="deepnet translate",
+                       description="Translate sentences with a trained encoder-decoder (system seq2seq).")
+    p.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to translate (none: read stdin)")
+    p.add_argument("--run", required=True, metavar="DIR",
+                   help="run folder of a seq2seq model (e.g. runs/quick/translation_multi30k/attention)")
+    p.add_argument("--beam", type=int, default=5, help="beam width (1: greedy; default: 5)")
+    p.add_argument("--alpha", type=float, default=1.0, help="length normalisation exponent (default: 1.0)")
+    p.add_argument("--show-attention", action="store_true",
+                   help="print each translation's alignment: every output subword with the source subwords it attended")
+    p.add_argument("--attention-png", metavar="FILE",
+                   help="also save the attention heatmap of the first sentence as a PNG")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    if args.beam < 1 or args.alpha < 0:
+        raise ConfigError("--beam must be at least 1 and --alpha cannot be negative")
+    model = load_run(args.run, device=pick_device(args.device))
+    if model.run_config.get("system") != "seq2seq":
+        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run, not an encoder-decoder (seq2seq)")
+    sentences = args.sentences or [line.rstrip("\n") for line in sys.stdin]
+    sentences = [s for s in sentences if s.strip()]
+    if not sentences:
+        raise ConfigError("nothing to translate: give sentences as arguments or on stdin, one per line")
+    if (args.show_attention or args.attention_png) and model.attn is None:
+        raise ConfigError(f"{args.run}: this model has no attention to show (trained with attention 'none')")
+    results = seq2seq.translate(model, sentences, beam=args.beam, alpha=args.alpha)
+    for r in results:
+        print(r["text"], flush=True)
+        if args.show_attention:
+            print(seq2seq.alignment_text(r), flush=True)
+    if args.attention_png:
+        seq2seq.plot_attention(results[0], args.attention_png)
+        print(f"attention: {args.attention_png}", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # report / data
 
@@ -470,7 +515,7 @@ def cmd_data(argv, command):
 COMMANDS = {
     "reproduce": cmd_reproduce, "demo": cmd_demo, "experiments": cmd_experiments, "train": cmd_train,
     "eval": cmd_eval, "report": cmd_report, "data": cmd_data, "classify": cmd_classify,
-    "answer": cmd_answer, "sample": cmd_sample,
+    "answer": cmd_answer, "sample": cmd_sample, "translate": cmd_translate,
 }
 
 

@@ -6,11 +6,12 @@ the train/val/test datasets also have `load(seed=0, ...) -> Splits`. PIL and sci
 imported inside functions, so `import deepnet.data` stays quick.
 """
 
-from deepnet.data import babi, cifar10, digits, mnist, photos, text
+from deepnet.data import babi, cifar10, digits, mnist, multi30k, photos, text
 from deepnet.errors import ConfigError
 
 # A literal dict, not a registry (DESIGN.md convention 11).
 DATASETS = {"digits": digits, "mnist": mnist, "cifar10": cifar10, "photos": photos, "babi": babi,
+            "multi30k": multi30k,
             "tinyshakespeare": text.tinyshakespeare, "brown": text.brown, "ptb": text.ptb}
 
 # Available without any data folder: inside the scikit-learn wheel.

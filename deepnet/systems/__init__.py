@@ -25,6 +25,7 @@ SYSTEMS = {
     "rnn_lm": "deepnet.systems.rnn_lm",
     "nplm": "deepnet.systems.nplm",
     "ngram": "deepnet.systems.ngram",
+    "seq2seq": "deepnet.systems.seq2seq",
 }
 
 

@@ -1,0 +1,133 @@
+"""attention_alignment: where the decoder looks while it writes each French word.
+
+Review, "Recurrent neural networks": RNNs do better when they learn to focus on one part of the
+input at a time; in translation the attention learns, with no alignment supervision, which
+English words each French word comes from. An attentive encoder-decoder (systems/seq2seq.py) is
+trained on Multi30k English -> French (or loaded from a run folder given with --model-run), and
+for a few test sentences the weights a_tj of every output subword t over the source subwords j are
+drawn as heatmaps (Bahdanau et al. 2015, Figure 3). Two numbers summarise all test sentences:
+how peaked the attention is (mean largest weight per output subword) and how near the diagonal
+it stays (share of output subwords whose most-attended source position lies within 3 positions of
+the proportional diagonal; English and French word order mostly agree, with local swaps such as
+adjective-noun).
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from deepnet.core.runtime import idle_threads, seed_everything
+from deepnet.core.train import TrainConfig
+from deepnet.data import multi30k
+from deepnet.errors import ConfigError
+from deepnet.systems import load_run, seq2seq
+
+NAME = "attention_alignment"
+CLAIM = ("An attentive decoder learns, without being told, which source words each output word should look at: "
+         "its attention weights form a soft alignment.")
+SECTION = "Recurrent neural networks (attention)"
+DATA = ["multi30k"]
+PAPER = {}
+SHOWN = (0, 7, 21, 42)  # test_2016_flickr sentences drawn (fixed before any run)
+
+
+@dataclass
+class Config:
+    """attention_alignment: one attentive encoder-decoder, its attention on test sentences."""
+
+    model_run: str = ""  # run folder of a trained attentive seq2seq to use instead of training one
+    src_vocab: int = 4000  # English subword units
+    tgt_vocab: int = 4000  # French subword units
+    embed: int = 128  # subword embedding size
+    hidden: int = 256  # decoder state (encoder: hidden/2 per direction)
+    layers: int = 1  # LSTM layers
+    dropout: float = 0.1  # dropout
+    attn_size: int = 128  # additive attention's hidden size
+    epochs: int = 2  # passes over the training pairs
+    batch_size: int = 64  # sentence pairs per minibatch
+    lr: float = 3e-3  # AdamW peak rate (one-cycle)
+    beam: int = 5  # beam width of the translations shown
+    train_pairs: int = 0  # first N training pairs only (0: all)
+    eval_pairs: int = 0  # first N test pairs only (0: all)
+    seed: int = 0
+    threads: int = 0  # CPU threads (0: the idle cores now)
+    device: str = "auto"
+
+
+PROFILES = {
+    "smoke": Config(src_vocab=300, tgt_vocab=300, embed=16, hidden=32, attn_size=16, epochs=1, batch_size=32,
+                    train_pairs=600, eval_pairs=60, beam=2),
+    "quick": Config(),
+    "full": Config(src_vocab=8000, tgt_vocab=8000, embed=256, hidden=512, layers=2, dropout=0.3, attn_size=256,
+                   epochs=12, lr=2e-3),
+}
+
+
+def targets(profile):
+    return {}  # a figure to look at; the numbers are reported as they come out
+
+
+def run(cfg, out_dir, profile):
+    seed_everything(cfg.seed)
+    bitext = multi30k.load("en", "fr")
+    test = bitext.test if not cfg.eval_pairs else multi30k.Parallel(bitext.test.src[:cfg.eval_pairs],
+                                                                      bitext.test.tgt[:cfg.eval_pairs])
+    device = "cpu"
+    if cfg.model_run:
+        model = load_run(cfg.model_run)
+        if model.run_config.get("system") != "seq2seq" or model.attn is None:
+            raise ConfigError(f"--model-run {cfg.model_run}: not an attentive seq2seq run")
+        artifacts = []
+    else:
+        if cfg.train_pairs:
+            bitext = multi30k.Bitext(multi30k.Parallel(bitext.train.src[:cfg.train_pairs],
+                                                       bitext.train.tgt[:cfg.train_pairs]),
+                                     multi30k.Parallel(bitext.val.src[:200], bitext.val.tgt[:200]), test, "en", "fr")
+        src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
+        mcfg = seq2seq.Config(attention="additive", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
+                              dropout=cfg.dropout, attn_size=cfg.attn_size)
+        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
+                           weight_decay=0.01, schedule="onecycle", warmup=0.05, clip_grad=1.0, eval_batch_size=128,
+                           device=cfg.device, seed=cfg.seed, threads=cfg.threads or idle_threads(), progress=False)
+        r = seq2seq.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / "model")
+        device = r["device"]
+        model = load_run(out_dir / "model", device=device)
+        artifacts = ["model/"]
+    out = seq2seq.translate(model, test.src, beam=cfg.beam)
+    peak, near, n = 0.0, 0, 0
+    for o in out:
+        a = o["attention"]  # (T+1, S)
+        T, S = a.shape
+        best = a.argmax(1).float()  # (T,)
+        diag = torch.arange(T).float() * (S - 1) / max(T - 1, 1)  # proportional diagonal
+        near += int(((best - diag).abs() <= 3).sum())
+        peak += float(a.max(1).values.sum())
+        n += T
+    shown = [i for i in SHOWN if i < len(out)]
+    _plot([out[i] for i in shown], [test.src[i] for i in shown], out_dir / "attention.png")
+    lines = []
+    for i in shown:
+        lines += [f"EN:  {test.src[i]}", f"REF: {test.tgt[i]}", f"OUT: {out[i]['text']}", seq2seq.alignment_text(out[i]),
+                  ""]
+    (out_dir / "alignments.txt").write_text("\n".join(lines))
+    metrics = {"mean_max_attention": peak / n, "near_diagonal_fraction": near / n, "test_sentences": len(out),
+               "test_bleu_lowercased": seq2seq.bleu([o["text"] for o in out], test.tgt, lowercase=True)}
+    return {"metrics": metrics, "series": {}, "seeds": [cfg.seed], "device": device,
+            "artifacts": ["attention.png", "alignments.txt", *artifacts]}
+
+
+def _plot(results, sources, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 5))
+    axes = list(axes) if len(results) > 1 else [axes]
+    for ax, r, src in zip(axes, results, sources):
+        seq2seq.plot_attention(r, None, ax=ax)
+        ax.set_title(src if len(src) < 45 else src[:42] + "...", fontsize=8)
+    fig.suptitle("attention weights: output subword (rows) vs English subword (columns)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,161 @@
+"""fig4_phrase_vectors: the encoder's thought vectors put sentences of similar meaning near each other.
+
+Review, Figure 4 (right): a 2-D map of the representations an English-to-French encoder-decoder
+learns for phrases; semantically similar phrases land close together (Cho et al. 2014). Here an
+encoder-decoder without attention (so the whole sentence must pass through the thought vector)
+is trained on Multi30k task 1 English -> French (systems/seq2seq.py). Its encoder then reads the
+English descriptions of Multi30k task 2's test_2016 part: five descriptions of each of 1,000
+images, written independently by different people, so they share meaning more than wording.
+
+Measured: `same_image_recall_at_5` = share of the 5,000 descriptions whose 5 nearest neighbours
+(cosine similarity of thought vectors, the description itself excluded) include another
+description of the same image; the same for the mean of the encoder states, for a bag-of-words
+baseline (word counts, cosine) and a tf-idf one, and the chance level (4 of the 4,999 others
+are right). The map: t-SNE (scikit-learn) of the thought vectors of a few images' descriptions,
+coloured by image.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from deepnet.core.runtime import idle_threads, seed_everything
+from deepnet.core.train import TrainConfig
+from deepnet.data import multi30k
+from deepnet.errors import ConfigError
+from deepnet.systems import load_run, seq2seq
+
+NAME = "fig4_phrase_vectors"
+CLAIM = ("The vector an encoder-decoder's encoder computes for a sentence places sentences of similar meaning "
+         "near each other (Figure 4, right).")
+SECTION = "Distributed representations and language processing (Figure 4, right)"
+DATA = ["multi30k"]
+PAPER = {}
+MAPPED = 12  # images whose descriptions are drawn in the t-SNE map (the first ones of test_2016)
+
+
+@dataclass
+class Config:
+    """fig4_phrase_vectors: thought vectors of a plain encoder-decoder vs bag-of-words, same-image recall."""
+
+    model_run: str = ""  # run folder of a trained seq2seq to use instead of training one
+    src_vocab: int = 4000  # English subword units
+    tgt_vocab: int = 4000  # French subword units
+    embed: int = 128  # subword embedding size
+    hidden: int = 256  # decoder state (encoder: hidden/2 per direction)
+    layers: int = 1  # LSTM layers
+    dropout: float = 0.1  # dropout
+    epochs: int = 2  # passes over the training pairs
+    batch_size: int = 64  # sentence pairs per minibatch
+    lr: float = 3e-3  # AdamW peak rate (one-cycle)
+    train_pairs: int = 0  # first N training pairs only (0: all)
+    images: int = 0  # first N test_2016 images only (0: all 1,000)
+    seed: int = 0
+    threads: int = 0  # CPU threads (0: the idle cores now)
+    device: str = "auto"
+
+
+PROFILES = {
+    "smoke": Config(src_vocab=300, tgt_vocab=300, embed=16, hidden=32, epochs=1, batch_size=32, train_pairs=600,
+                    images=40),
+    "quick": Config(),
+    "full": Config(src_vocab=8000, tgt_vocab=8000, embed=256, hidden=512, layers=2, dropout=0.3, epochs=12, lr=2e-3),
+}
+
+
+def targets(profile):
+    if profile == "smoke":
+        return {}
+    return {"same_image_recall_at_5": {"op": ">", "metric": "bow_same_image_recall_at_5"}}
+
+
+def recall_at_k(vectors, groups, k=5):
+    """Share of rows whose k nearest other rows (cosine) include a row of the same group."""
+    v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+    v = v / v.norm(dim=1, keepdim=True).clamp(min=1e-8)
+    sim = v @ v.T  # (N, N)
+    sim.fill_diagonal_(float("-inf"))
+    nn_idx = sim.topk(k, dim=1).indices  # (N, k)
+    g = torch.as_tensor(groups)
+    return float((g[nn_idx] == g[:, None]).any(1).float().mean())
+
+
+def run(cfg, out_dir, profile):
+    seed_everything(cfg.seed)
+    caps = multi30k.load_captions("test_2016", "en")  # caps[k][i]: description k of image i
+    n_img = cfg.images or len(caps[0])
+    sentences = [caps[k][i] for i in range(n_img) for k in range(5)]  # image-major: 5 rows per image
+    groups = np.repeat(np.arange(n_img), 5)
+    device = "cpu"
+    artifacts = []
+    if cfg.model_run:
+        model = load_run(cfg.model_run)
+        if model.run_config.get("system") != "seq2seq":
+            raise ConfigError(f"--model-run {cfg.model_run}: not a seq2seq run")
+    else:
+        bitext = multi30k.load("en", "fr")
+        if cfg.train_pairs:
+            bitext = multi30k.Bitext(multi30k.Parallel(bitext.train.src[:cfg.train_pairs],
+                                                       bitext.train.tgt[:cfg.train_pairs]),
+                                     multi30k.Parallel(bitext.val.src[:200], bitext.val.tgt[:200]),
+                                     bitext.test, "en", "fr")
+        src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
+        mcfg = seq2seq.Config(attention="none", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
+                              dropout=cfg.dropout)
+        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
+                           weight_decay=0.01, schedule="onecycle", warmup=0.05, clip_grad=1.0, eval_batch_size=128,
+                           device=cfg.device, seed=cfg.seed, threads=cfg.threads or idle_threads(), progress=False)
+        r = seq2seq.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / "model")
+        device = r["device"]
+        model = load_run(out_dir / "model", device=device)
+        artifacts = ["model/"]
+
+    final, mean = [], []
+    ids = [model.src_tok.encode(s) for s in sentences]
+    dev = next(model.parameters()).device
+    for start in range(0, len(ids), 256):
+        x = seq2seq.pad_batch(ids[start:start + 256]).to(dev)
+        final.append(model.sentence_vectors(x, "final").float().cpu())
+        mean.append(model.sentence_vectors(x, "mean").float().cpu())
+    final, mean = torch.cat(final).numpy(), torch.cat(mean).numpy()  # (5N, H) each
+
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+    bow = CountVectorizer(lowercase=True).fit_transform(sentences).toarray()
+    tfidf = TfidfVectorizer(lowercase=True).fit_transform(sentences).toarray()
+    n = len(sentences)
+    metrics = {
+        "same_image_recall_at_5": recall_at_k(final, groups),
+        "same_image_recall_at_5_mean_states": recall_at_k(mean, groups),
+        "bow_same_image_recall_at_5": recall_at_k(bow, groups),
+        "tfidf_same_image_recall_at_5": recall_at_k(tfidf, groups),
+        "chance_recall_at_5": 1 - float(np.prod([(n - 1 - 4 - j) / (n - 1 - j) for j in range(5)])),
+        "descriptions": n,
+    }
+    _plot(final[:5 * MAPPED], sentences[:5 * MAPPED], groups[:5 * MAPPED], cfg.seed, out_dir / "phrase_map.png")
+    return {"metrics": metrics, "series": {}, "seeds": [cfg.seed], "device": device,
+            "artifacts": ["phrase_map.png", *artifacts]}
+
+
+def _plot(vectors, sentences, groups, seed, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    xy = TSNE(n_components=2, perplexity=min(10, len(vectors) - 1), init="pca", random_state=seed,
+              metric="cosine").fit_transform(vectors)
+    fig, ax = plt.subplots(figsize=(10, 8))
+    cmap = plt.get_cmap("tab20")
+    for g in np.unique(groups):
+        pts = xy[groups == g]
+        ax.scatter(pts[:, 0], pts[:, 1], color=cmap(int(g) % 20), s=30)
+    for (x, y), s, g in zip(xy, sentences, groups):
+        ax.annotate(s if len(s) < 40 else s[:37] + "...", (x, y), fontsize=5.5, color=cmap(int(g) % 20))
+    ax.set(title="t-SNE of encoder thought vectors: 5 descriptions per image, one colour per image",
+           xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

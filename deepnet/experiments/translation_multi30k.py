@@ -1,0 +1,169 @@
+"""translation_multi30k: English -> French with an encoder-decoder, with and without attention.
+
+Review, "Recurrent neural networks": an encoder RNN reads the English sentence into a thought
+vector that starts a French decoder RNN; and RNNs do better when they learn to focus on one part
+at a time (attention). Two models are trained on Multi30k task 1 (29,000 pairs) with the same
+sizes, recipe and budget (systems/seq2seq.py): the plain encoder-decoder, whose decoder sees the
+source only through the final encoder state, and the same model with additive attention over
+the encoder states. Each model's checkpoint is chosen on validation loss; BLEU on validation is
+reported for greedy and beam decoding, and the test set (test_2016_flickr) is decoded once per
+final model, with beam search.
+
+Tokenisation: SentencePiece unigram subwords learned on the training part, one model per
+language, cased; translations are detokenised by the same model and scored with sacrebleu
+against the raw references in two conventions: lowercased (`bleu_*`, what most Multi30k papers
+report, though usually on Moses-tokenised text) and sacrebleu's default, cased 13a (`bleu_*_cased`).
+BLEU by source length (English words) shows whether attention holds up on long sentences.
+"""
+
+import math
+from dataclasses import dataclass
+
+from deepnet.core.runtime import idle_threads, seed_everything
+from deepnet.core.train import TrainConfig
+from deepnet.data import multi30k
+from deepnet.systems import load_run, seq2seq
+
+NAME = "translation_multi30k"
+CLAIM = ("An encoder-decoder of recurrent nets translates English to French, and it does better when the decoder "
+         "learns to attend to one part of the source at a time.")
+SECTION = "Recurrent neural networks (encoder-decoder translation; attention)"
+DATA = ["multi30k"]
+PAPER = {
+    # Caglayan et al. 2017, "LIUM-CVC Submissions for WMT17 Multimodal Translation Task" (arXiv:1707.04481):
+    # their text-only attentive NMT, English->French, test_2016_flickr. The value is as we recall their table
+    # (we could not open it here to check); their BLEU is computed on lowercased, Moses-tokenised text.
+    "bleu_attention": {"value": 52.5, "source": "Caglayan et al. 2017 (LIUM-CVC, WMT17), text-only attentive "
+                                                "NMT En->Fr test2016, lowercased tokenised BLEU (recalled, "
+                                                "not re-checked here)"},
+}
+BUCKETS = ((1, 10), (11, 15), (16, 20), (21, 999))  # source length in English words (whitespace-separated)
+
+
+@dataclass
+class Config:
+    """translation_multi30k: plain vs attentive encoder-decoder, same sizes and budget."""
+
+    src_vocab: int = 4000  # English subword units
+    tgt_vocab: int = 4000  # French subword units
+    embed: int = 128  # subword embedding size
+    hidden: int = 256  # decoder state (encoder: hidden/2 per direction)
+    layers: int = 1  # LSTM layers in encoder and decoder
+    dropout: float = 0.1  # dropout (embeddings, between layers, before the output layer)
+    attn_size: int = 128  # additive attention's hidden size
+    label_smoothing: float = 0.1  # label smoothing of the training targets
+    epochs: int = 2  # passes over the 29,000 training pairs, each model
+    batch_size: int = 64  # sentence pairs per minibatch
+    lr: float = 3e-3  # AdamW peak rate (one-cycle schedule)
+    weight_decay: float = 0.01  # AdamW decoupled decay
+    clip_grad: float = 1.0  # global gradient-norm clip
+    beam: int = 5  # beam width for the final translations
+    alpha: float = 1.0  # length normalisation: score / length^alpha
+    train_pairs: int = 0  # use only the first N training pairs (0: all 29,000; smoke runs use a few)
+    eval_pairs: int = 0  # use only the first N validation and test pairs (0: all)
+    seed: int = 0
+    threads: int = 0  # CPU threads (0: the idle cores now)
+    device: str = "auto"
+
+
+PROFILES = {
+    "smoke": Config(src_vocab=300, tgt_vocab=300, embed=16, hidden=32, attn_size=16, epochs=1, batch_size=32,
+                    train_pairs=600, eval_pairs=40, beam=2),
+    "quick": Config(),
+    "full": Config(src_vocab=8000, tgt_vocab=8000, embed=256, hidden=512, layers=2, dropout=0.3, attn_size=256,
+                   epochs=12, lr=2e-3),
+}
+
+
+def targets(profile):
+    if profile == "smoke":
+        return {}
+    t = {"bleu_gain_from_attention": {"op": ">", "value": 0.0}}  # bleu_attention - bleu_no_attention
+    if profile == "full":
+        t["bleu_attention"] = {"op": ">=", "value": 55.0}
+    return t
+
+
+def _subset(bitext, n_train, n_eval):
+    cut = lambda p, n: multi30k.Parallel(p.src[:n], p.tgt[:n]) if n else p
+    return multi30k.Bitext(cut(bitext.train, n_train), cut(bitext.val, n_eval), cut(bitext.test, n_eval),
+                           bitext.src_lang, bitext.tgt_lang)
+
+
+def _bucket_bleu(src, hyps, refs):
+    rows = []
+    for lo, hi in BUCKETS:
+        idx = [i for i, s in enumerate(src) if lo <= len(s.split()) <= hi]
+        if idx:
+            rows.append([lo, hi, len(idx), seq2seq.bleu([hyps[i] for i in idx], [refs[i] for i in idx], True)])
+    return rows
+
+
+def run(cfg, out_dir, profile):
+    seed_everything(cfg.seed)
+    bitext = _subset(multi30k.load("en", "fr"), cfg.train_pairs, cfg.eval_pairs)
+    src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
+    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
+                       weight_decay=cfg.weight_decay, schedule="onecycle", warmup=0.05, clip_grad=cfg.clip_grad,
+                       eval_batch_size=128, device=cfg.device, seed=cfg.seed,
+                       threads=cfg.threads or idle_threads(), progress=False, log_every=50)
+    metrics, series, samples, device = {}, {}, [], "cpu"
+    for variant, attention in (("no_attention", "none"), ("attention", "additive")):
+        mcfg = seq2seq.Config(attention=attention, embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
+                              dropout=cfg.dropout, attn_size=cfg.attn_size, label_smoothing=cfg.label_smoothing)
+        seed_everything(cfg.seed)
+        r = seq2seq.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / variant)
+        device = r["device"]
+        model = load_run(out_dir / variant, device=device)
+        val_greedy = [t["text"] for t in seq2seq.translate(model, bitext.val.src, beam=1)]
+        val_beam = [t["text"] for t in seq2seq.translate(model, bitext.val.src, beam=cfg.beam, alpha=cfg.alpha)]
+        test_beam = [t["text"] for t in seq2seq.translate(model, bitext.test.src, beam=cfg.beam, alpha=cfg.alpha)]
+        refs_val, refs_test = bitext.val.tgt, bitext.test.tgt
+        metrics.update({
+            f"bleu_{variant}": seq2seq.bleu(test_beam, refs_test, lowercase=True),
+            f"bleu_{variant}_cased": seq2seq.bleu(test_beam, refs_test),
+            f"val_bleu_{variant}_greedy": seq2seq.bleu(val_greedy, refs_val, lowercase=True),
+            f"val_bleu_{variant}_beam": seq2seq.bleu(val_beam, refs_val, lowercase=True),
+            f"val_loss_{variant}": r["best"]["val_loss"],
+            f"parameters_{variant}": sum(p.numel() for p in model.parameters()),
+            f"train_seconds_{variant}": r["seconds"],
+        })
+        series[f"test_bleu_by_source_length_{variant}"] = _bucket_bleu(bitext.test.src, test_beam, refs_test)
+        series[f"val_loss_vs_epoch_{variant}"] = [[h["epoch"], h["val_loss"]] for h in r["history"]]
+        (out_dir / f"test_{variant}.fr").write_text("\n".join(test_beam) + "\n")
+        samples.append(test_beam[:5])
+    metrics["bleu_gain_from_attention"] = metrics["bleu_attention"] - metrics["bleu_no_attention"]
+    lines = [f"Tokenisation: SentencePiece unigram, {len(src_tok)} English / {len(tgt_tok)} French units learned "
+             f"on the training part. Test decoded once per model, beam {cfg.beam}, alpha {cfg.alpha}.",
+             f"BLEU (sacrebleu) lowercased: {seq2seq.bleu_signature(lowercase=True)}",
+             f"BLEU (sacrebleu) cased:      {seq2seq.bleu_signature()}", ""]
+    for i in range(min(5, len(bitext.test))):
+        lines += [f"EN:  {bitext.test.src[i]}", f"REF: {bitext.test.tgt[i]}", f"no attention: {samples[0][i]}",
+                  f"attention:    {samples[1][i]}", ""]
+    (out_dir / "samples.txt").write_text("\n".join(lines))
+    _plot(series, metrics, out_dir / "bleu_by_length.png")
+    return {"metrics": metrics, "series": series, "seeds": [cfg.seed], "device": device,
+            "artifacts": ["bleu_by_length.png", "samples.txt", "test_no_attention.fr", "test_attention.fr",
+                          "no_attention/", "attention/"]}
+
+
+def _plot(series, metrics, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for variant, label in (("no_attention", "encoder-decoder"), ("attention", "with attention")):
+        rows = series[f"test_bleu_by_source_length_{variant}"]
+        if not rows:
+            continue
+        names = [f"{lo}-{hi}" if hi < 999 else f"{lo}+" for lo, hi, _, _ in rows]
+        ax.plot(names, [b for *_, b in rows], marker="o",
+                label=f"{label} (test BLEU {metrics[f'bleu_{variant}']:.1f})")
+    ax.set(xlabel="English sentence length (words)", ylabel="BLEU (lowercased)",
+           title="Multi30k En->Fr test_2016_flickr by source length")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,493 @@
+"""Encoder-decoder translation with deep LSTMs, with or without attention.
+
+The review ("Recurrent neural networks"): an English "encoder" network reads a sentence one
+word at a time into a "thought vector", the final state of its hidden units, which then
+initialises a French "decoder" network that outputs a probability distribution for the first
+word of the translation; the chosen word is fed back in as the next input, and so on until a
+full stop (Sutskever et al. 2014, Cho et al. 2014). Such networks do better when they learn to
+focus on one part of the source at a time (attention, Bahdanau et al. 2015).
+
+    source x_1..x_S (subword ids, then <eos>)      target y_1..y_T (then <eos>)
+    s_j = BiLSTM(E_src x_j)                        encoder states (B, S, H): forward and backward
+                                                   halves of H/2 each (or one direction of H)
+    (h_0, c_0) = final encoder states              the thought vector starts the decoder
+    h_t = LSTM(E_tgt y_{t-1}, h_{t-1})             decoder (teacher forcing: y_{t-1} is the true
+                                                   previous word in training, y_0 = <bos>)
+    no attention:   o_t = h_t
+    attention:      a_tj = softmax_j(v^T tanh(W h_t + U s_j)),  c_t = Σ_j a_tj s_j
+                    o_t = tanh(W_c [h_t; c_t])
+    P(y_t | y_<t, x) = softmax(W_o o_t + b_o)
+
+The attention score is Bahdanau et al.'s additive one (core/attention.py), applied to the
+decoder's current state h_t rather than the previous one, and without feeding o_t back into the
+next step (the placement of Luong et al. 2015): then the decoder LSTM runs over the whole target
+sentence as one fused kernel in training. The plain model differs only in having no attention:
+the same encoder, decoder and sizes. `reverse_source` reads the source backwards (Sutskever et
+al. 2014's trick for a one-direction encoder).
+
+Words become subword units (SentencePiece unigram model, Kudo 2018) learned on the training
+part, one model per language; the units' text round-trips exactly, so translations are scored
+with BLEU on detokenised text against raw references. The tokenizer models travel inside the
+run's config.json (base64), so a run folder is self-contained.
+
+Padding: the encoder runs on packed sequences (each sentence's states end at its own length),
+attention gives padded positions weight 0, and the loss ignores padded targets, so padding never
+changes a sentence's result (tests/test_seq2seq.py).
+"""
+
+import base64
+import io
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from deepnet.core.attention import AdditiveAttention, DotAttention
+from deepnet.core.config import config_from_dict
+from deepnet.errors import ConfigError
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3  # ids reserved in every tokenizer
+
+# `deepnet train seq2seq` is not offered: experiments build the tokenizers and data (see train_model).
+TRAINS_ON = ()
+
+
+@dataclass
+class Config:
+    """seq2seq: deep LSTM encoder -> thought vector -> deep LSTM decoder, optional attention."""
+
+    attention: Literal["additive", "dot", "none"] = "additive"  # how the decoder looks at the source
+    embed: int = 256  # word (subword) embedding size, source and target
+    hidden: int = 512  # decoder state size; a bidirectional encoder has hidden/2 per direction
+    layers: int = 2  # stacked LSTM layers in encoder and decoder
+    dropout: float = 0.2  # dropout on embeddings, between layers and before the output layer
+    bidirectional: bool = True  # encoder reads both ways (final states of both halves start the decoder)
+    reverse_source: bool = False  # feed the source backwards (Sutskever et al. 2014)
+    attn_size: int = 256  # additive attention's hidden size
+    label_smoothing: float = 0.1  # target distribution: 1 - ε on the reference, ε spread over all words
+    max_len: int = 64  # training sentences are cut to this many subwords (decoding is not)
+
+    def check(self):
+        if self.bidirectional and self.hidden % 2:
+            raise ConfigError(f"--hidden must be even with a bidirectional encoder, got {self.hidden}")
+        if self.layers < 1 or self.embed < 1 or self.hidden < 2 or self.max_len < 2:
+            raise ConfigError("--layers, --embed, --hidden and --max-len must be positive")
+        if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
+            raise ConfigError("--dropout and --label-smoothing must lie in [0, 1)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Subword units
+
+
+def train_tokenizer(sentences, vocab_size):
+    """A SentencePiece unigram model learned on `sentences` (raw strings) -> its serialised bytes."""
+    import sentencepiece as spm
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=buf, vocab_size=vocab_size, model_type="unigram",
+        character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
+        minloglevel=2, hard_vocab_limit=False)
+    return buf.getvalue()
+
+
+class Tokenizer:
+    """Text <-> subword ids of one language, from a serialised SentencePiece model."""
+
+    def __init__(self, model_bytes):
+        import sentencepiece as spm
+
+        self.model_bytes = bytes(model_bytes)
+        self.sp = spm.SentencePieceProcessor()
+        try:
+            self.sp.LoadFromSerializedProto(self.model_bytes)
+        except (RuntimeError, OSError) as e:
+            raise ConfigError(f"damaged tokenizer model in the run's config ({e})") from None
+
+    def __len__(self):
+        return self.sp.get_piece_size()
+
+    def encode(self, text):
+        """Subword ids of one sentence followed by <eos>."""
+        return self.sp.encode(text) + [EOS]
+
+    def pieces(self, ids):
+        return [self.sp.id_to_piece(int(i)) for i in ids]
+
+    def decode(self, ids):
+        """Text of ids, stopping at the first <eos>."""
+        ids = list(ids)
+        if EOS in ids:
+            ids = ids[:ids.index(EOS)]
+        return self.sp.decode([int(i) for i in ids])
+
+    def to_b64(self):
+        return base64.b64encode(self.model_bytes).decode("ascii")
+
+    @classmethod
+    def from_b64(cls, s):
+        try:
+            return cls(base64.b64decode(s, validate=True))
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"damaged tokenizer model in the run's config ({e})") from None
+
+
+def pad_batch(seqs, max_len=None):
+    """Lists of ids -> (N, L) int64 padded with PAD; sequences longer than max_len keep their first
+    max_len - 1 ids and end with <eos>."""
+    if max_len is not None:
+        seqs = [s if len(s) <= max_len else s[:max_len - 1] + [EOS] for s in seqs]
+    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+class Seq2Seq(nn.Module):
+    """Source ids (B, S) and target ids (B, T) (0-padded, each ending in <eos>) -> (logits (B, T', V), loss)."""
+
+    def __init__(self, cfg, src_vocab, tgt_vocab):
+        super().__init__()
+        cfg.check()
+        self.cfg = cfg
+        H, E, L = cfg.hidden, cfg.embed, cfg.layers
+        self.src_embed = nn.Embedding(src_vocab, E, padding_idx=PAD)
+        self.tgt_embed = nn.Embedding(tgt_vocab, E, padding_idx=PAD)
+        self.encoder = nn.LSTM(E, H // 2 if cfg.bidirectional else H, L, batch_first=True,
+                               dropout=cfg.dropout if L > 1 else 0.0, bidirectional=cfg.bidirectional)
+        self.decoder = nn.LSTM(E, H, L, batch_first=True, dropout=cfg.dropout if L > 1 else 0.0)
+        if cfg.attention == "additive":
+            self.attn = AdditiveAttention(H, H, cfg.attn_size)
+        elif cfg.attention == "dot":
+            self.attn = DotAttention(H, H)
+        else:
+            self.attn = None
+        self.combine = nn.Linear(2 * H, H) if self.attn is not None else None  # W_c
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(H, tgt_vocab)  # W_o, b_o
+
+    # -- encoder ---------------------------------------------------------------------------
+
+    def encode(self, src):
+        """src (B, S) -> states (B, S', H), decoder start (h, c) each (L, B, H), mask (B, S') (True = word).
+
+        S' is the longest sentence of this batch: columns of padding only are dropped first.
+        """
+        lengths = (src != PAD).sum(1)  # (B,)
+        if bool((lengths == 0).any()):
+            raise ValueError("an empty source sentence (at least <eos> is expected)")
+        S = int(lengths.max())
+        src = src[:, :S]
+        if self.cfg.reverse_source:  # x_1..x_n -> x_n..x_1 within each sentence's length, padding left in place
+            ar = torch.arange(S, device=src.device)
+            rev = lengths[:, None] - 1 - ar  # (B, S)
+            src = src.gather(1, torch.where(rev >= 0, rev, ar))
+        e = self.drop(self.src_embed(src))  # (B, S, E)
+        packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, (h, c) = self.encoder(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=S)  # (B, S, H)
+        if self.cfg.bidirectional:  # (2L, B, H/2), directions interleaved per layer -> (L, B, H)
+            L, B = self.cfg.layers, src.shape[0]
+            h = h.view(L, 2, B, -1).permute(0, 2, 1, 3).reshape(L, B, -1)  # [forward; backward] halves
+            c = c.view(L, 2, B, -1).permute(0, 2, 1, 3).reshape(L, B, -1)
+        return out, (h.contiguous(), c.contiguous()), src != PAD
+
+    # -- decoder ---------------------------------------------------------------------------
+
+    def decode(self, inp, state, enc, mask, projected=None):
+        """Decoder inputs inp (B, T) -> (logits (B, T, V), state, attention (B, T, S) or None)."""
+        e = self.drop(self.tgt_embed(inp))  # (B, T, E)
+        h, state = self.decoder(e, state)  # (B, T, H)
+        if self.attn is None:
+            o, a = h, None
+        else:
+            ctx, a = self.attn(h, enc, mask, projected)  # (B, T, H), (B, T, S)
+            o = torch.tanh(self.combine(torch.cat([h, ctx], dim=-1)))  # o_t = tanh(W_c [h_t; c_t])
+        return self.out(self.drop(o)), state, a
+
+    def forward(self, src, tgt):
+        """Teacher-forced training step: mean cross-entropy per target subword (padding ignored)."""
+        enc, state, mask = self.encode(src)
+        T = int((tgt != PAD).sum(1).max())
+        tgt = tgt[:, :T]
+        bos = torch.full_like(tgt[:, :1], BOS)
+        inp = torch.cat([bos, tgt[:, :-1]], dim=1)  # (B, T): <bos> y_1 .. y_{T-1}
+        logits, _, _ = self.decode(inp, state, enc, mask)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt.flatten(), ignore_index=PAD,
+                               label_smoothing=self.cfg.label_smoothing)  # (B*T, V) vs (B*T,)
+        return logits, loss
+
+    def _start(self, src):
+        enc, state, mask = self.encode(src)
+        projected = self.attn.project_keys(enc) if self.attn is not None else None
+        return enc, state, mask, projected
+
+    @staticmethod
+    def _limits(mask, max_len):
+        """Most words to write for each sentence: max_len, else twice its source length plus 10 (a
+        per-sentence limit, so that a sentence's translation never depends on its batch-mates)."""
+        if max_len:
+            return [max_len] * mask.shape[0]
+        return (mask.sum(1) * 2 + 10).tolist()
+
+    @torch.no_grad()
+    def greedy(self, src, max_len=None):
+        """The most likely next word at each step -> (list of id lists without <eos>, attention list)."""
+        enc, state, mask, projected = self._start(src)
+        B = src.shape[0]
+        limits = self._limits(mask, max_len)
+        y = torch.full((B, 1), BOS, dtype=torch.long, device=src.device)
+        done = torch.zeros(B, dtype=torch.bool, device=src.device)
+        words, attns = [], []
+        for _ in range(max(limits)):
+            logits, state, a = self.decode(y, state, enc, mask, projected)
+            y = logits[:, -1].float().argmax(-1, keepdim=True)  # (B, 1)
+            words.append(y[:, 0])
+            if a is not None:
+                attns.append(a[:, 0])
+            done |= y[:, 0] == EOS
+            if bool(done.all()):
+                break
+        words = torch.stack(words, 1).tolist()  # (B, T)
+        att = torch.stack(attns, 1) if attns else None  # (B, T, S)
+        out, out_att = [], []
+        for b, ids in enumerate(words):
+            ids = ids[:limits[b]]
+            n = ids.index(EOS) if EOS in ids else len(ids)
+            out.append(ids[:n])
+            out_att.append(att[b, :min(n + 1, limits[b])].cpu() if att is not None else None)  # words (+ <eos>)
+        return out, out_att
+
+    @staticmethod
+    def _settled(finished, live, K, norm):
+        if len(finished) < K:
+            return False
+        kth = sorted((f[0] for f in finished), reverse=True)[K - 1]
+        return not live or live[0][0] / norm <= kth
+
+    @torch.no_grad()
+    def beam_search(self, src, beam=5, alpha=1.0, max_len=None):
+        """Beam search: keep the `beam` best partial translations of each sentence; a hypothesis that
+        emits <eos> is finished with score log P / length^alpha (length normalisation; alpha = 0: none).
+        A sentence stops when `beam` hypotheses are finished and the best live one, normalised at the
+        current length, scores no better than the beam-th best finished one (exact for alpha = 0, where
+        scores only fall; the usual heuristic otherwise), or at its length limit (live hypotheses are
+        then finished as they are). -> (id lists, attention list) like greedy."""
+        if beam < 1:
+            raise ValueError(f"beam must be at least 1, got {beam}")
+        enc, state, mask, projected = self._start(src)
+        B, K, dev = src.shape[0], beam, src.device
+        limits = self._limits(mask, max_len)
+        rep = lambda t, dim=0: t.repeat_interleave(K, dim)  # (B, ...) -> (B*K, ...), beams of a sentence adjacent
+        enc, mask = rep(enc), rep(mask)
+        projected = rep(projected) if projected is not None else None
+        state = tuple(rep(s, 1) for s in state)  # (L, B*K, H)
+        scores = torch.full((B, K), float("-inf"), device=dev)
+        scores[:, 0] = 0.0  # at the start only one hypothesis per sentence is live
+        y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
+        hist = torch.zeros((B * K, 0), dtype=torch.long, device=dev)  # words so far of each live hypothesis
+        ahist = torch.zeros((B * K, 0, enc.shape[1]), device=dev) if self.attn is not None else None
+        finished = [[] for _ in range(B)]  # (normalised score, ids, attention) per sentence
+        done = [False] * B
+        for t in range(max(limits)):
+            logits, state, a = self.decode(y, state, enc, mask, projected)
+            logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B*K, V)
+            V = logp.shape[1]
+            if ahist is not None:
+                ahist = torch.cat([ahist, a[:, :1].float()], dim=1)  # (B*K, t+1, S)
+            total = (scores.reshape(-1, 1) + logp).view(B, K * V)  # (B, K*V): score of every extension
+            top, idx = total.topk(min(2 * K, K * V), dim=1)  # (B, 2K): enough to find K that do not end
+            top_l, beam_l, tok_l = top.tolist(), (idx // V).tolist(), (idx % V).tolist()
+            new_scores = torch.full((B, K), float("-inf"), device=dev)
+            src_beam = torch.zeros((B, K), dtype=torch.long)
+            new_tok = torch.full((B, K), EOS, dtype=torch.long)
+            for b in range(B):
+                if done[b]:
+                    continue
+                live = []
+                for s, k, w in zip(top_l[b], beam_l[b], tok_l[b]):
+                    if s == float("-inf"):
+                        break
+                    row = b * K + k
+                    if w == EOS or t + 1 >= limits[b]:  # ended, or cut at the limit (then kept as it is)
+                        ids = hist[row].tolist() + ([] if w == EOS else [w])
+                        att = ahist[row].cpu() if ahist is not None else None
+                        finished[b].append((s / (t + 1) ** alpha, ids, att))
+                    else:
+                        live.append((s, k, w))
+                        if len(live) == K:
+                            break
+                if t + 1 >= limits[b] or self._settled(finished[b], live, K, (t + 1) ** alpha):
+                    done[b] = True
+                    continue
+                for j, (s, k, w) in enumerate(live):
+                    new_scores[b, j], src_beam[b, j], new_tok[b, j] = s, k, w
+            if all(done):
+                break
+            sel = (torch.arange(B)[:, None] * K + src_beam).view(-1).to(dev)  # (B*K,) rows the new beams extend
+            y = new_tok.view(-1, 1).to(dev)
+            hist = torch.cat([hist[sel], y], dim=1)
+            ahist = ahist[sel] if ahist is not None else None
+            state = tuple(s[:, sel] for s in state)
+            scores = new_scores
+        out, out_att = [], []
+        for b in range(B):
+            best = max(finished[b], key=lambda f: f[0])
+            out.append(best[1])
+            out_att.append(best[2])
+        return out, out_att
+
+    @torch.no_grad()
+    def sentence_vectors(self, src, kind="final"):
+        """Encoder representations of sentences (B, H): the top layer's final state (the thought vector,
+        "final") or the mean of the encoder states over the words ("mean")."""
+        enc, (h, _), mask = self.encode(src)
+        if kind == "final":
+            return h[-1]
+        m = mask[..., None].to(enc.dtype)  # (B, S, 1)
+        return (enc * m).sum(1) / m.sum(1)
+
+
+def build(run_config):
+    cfg = config_from_dict(Config, run_config["model"], "model config")
+    tok = run_config["data"]["tokenizers"]
+    model = Seq2Seq(cfg, tok["src_vocab"], tok["tgt_vocab"])
+    model.src_tok = Tokenizer.from_b64(tok["src"])
+    model.tgt_tok = Tokenizer.from_b64(tok["tgt"])
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Text in, text out
+
+
+def translate(model, sentences, beam=1, alpha=1.0, batch_size=100, device=None):
+    """Translate raw sentences with a loaded run (a model with src_tok/tgt_tok).
+
+    Returns one dict per sentence: text, source pieces, target pieces and attention (T+1, S) or None.
+    Sentences are batched in order of length (less padding) and returned in input order.
+    """
+    if not sentences:
+        return []
+    model.eval()
+    device = device or next(model.parameters()).device
+    src_ids = [model.src_tok.encode(s) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: len(src_ids[i]))
+    results = [None] * len(sentences)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        src = pad_batch([src_ids[i] for i in chunk]).to(device)
+        if beam == 1:
+            ids, att = model.greedy(src)
+        else:
+            ids, att = model.beam_search(src, beam, alpha)
+        for i, w, a in zip(chunk, ids, att):
+            n_src = len(src_ids[i])
+            ended = a is None or a.shape[0] > len(w)  # False when cut at the length limit
+            results[i] = {"text": model.tgt_tok.decode(w), "ids": w,
+                          "src_pieces": model.src_tok.pieces(src_ids[i]),
+                          "tgt_pieces": model.tgt_tok.pieces(w) + (["</s>"] if ended else []),
+                          "attention": a[:, :n_src] if a is not None else None}
+    return results
+
+
+def bleu(hypotheses, references, lowercase=False):
+    """Corpus BLEU (sacrebleu, 13a tokenisation) of detokenised hypotheses against one raw reference each."""
+    import sacrebleu
+
+    return sacrebleu.corpus_bleu(hypotheses, [references], lowercase=lowercase).score
+
+
+def bleu_signature(lowercase=False):
+    from sacrebleu.metrics import BLEU
+
+    metric = BLEU(lowercase=lowercase)
+    metric.corpus_score(["a"], [["a"]])  # the signature names the reference count once something was scored
+    return str(metric.get_signature())
+
+
+# ---------------------------------------------------------------------------------------------
+# Training on a bitext (used by the translation experiments)
+
+
+def make_splits(bitext, src_tok, tgt_tok, max_len):
+    """Bitext of raw strings -> Splits of (N, S) source and (N, T) target id tensors, padded with 0."""
+    from deepnet.data.common import ArrayDataset, Splits
+
+    def part(p):
+        return ArrayDataset(pad_batch([src_tok.encode(s) for s in p.src], max_len),
+                            pad_batch([tgt_tok.encode(s) for s in p.tgt], max_len))
+
+    return Splits(name="multi30k", train=part(bitext.train), val=part(bitext.val), test=part(bitext.test),
+                  classes=[], input_shape=(), licence="non-commercial research and education",
+                  notes=f"task 1 {bitext.src_lang}->{bitext.tgt_lang}; subword ids, cut to {max_len}")
+
+
+def token_accuracy(logits, tgt):
+    """Share of non-padding target subwords predicted exactly (logits (B, T', V) vs tgt (B, T >= T'))."""
+    tgt = tgt[:, :logits.shape[1]]
+    keep = tgt != PAD
+    hit = (logits.argmax(-1) == tgt) & keep
+    return {"accuracy": hit.sum().float() / keep.sum().clamp(min=1)}
+
+
+def run_config_for(cfg, src_tok, tgt_tok, bitext):
+    return {"system": "seq2seq", "model": asdict(cfg),
+            "data": {**bitext.info(), "tokenizers": {"src": src_tok.to_b64(), "tgt": tgt_tok.to_b64(),
+                                                     "src_vocab": len(src_tok), "tgt_vocab": len(tgt_tok)}}}
+
+
+def make_tokenizers(bitext, src_vocab, tgt_vocab):
+    """One subword model per language, learned on the training part only."""
+    return (Tokenizer(train_tokenizer(bitext.train.src, src_vocab)),
+            Tokenizer(train_tokenizer(bitext.train.tgt, tgt_vocab)))
+
+
+def train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir, resume=False):
+    """Train a Seq2Seq on bitext with the engine (core.train.fit): best.pt is chosen on validation loss;
+    the test part is not read here (BLEU on it is computed once, by the caller, for the final model)."""
+    from deepnet.core.train import fit
+
+    data = make_splits(bitext, src_tok, tgt_tok, cfg.max_len)
+    model = Seq2Seq(cfg, len(src_tok), len(tgt_tok))
+    return fit(model, data, tcfg, run_dir, run_config_for(cfg, src_tok, tgt_tok, bitext), resume=resume,
+               metrics=token_accuracy, test=False)
+
+
+def alignment_text(result, top=2):
+    """One line per output subword: the source subwords it attended most, with their weights."""
+    a = result["attention"]  # (T+1, S)
+    lines = []
+    for t, piece in enumerate(result["tgt_pieces"]):
+        w = a[t]
+        best = w.argsort(descending=True)[:top].tolist()
+        lines.append(f"  {piece:>14s} <- " + ", ".join(f"{result['src_pieces'][j]} {float(w[j]):.2f}" for j in best))
+    return "\n".join(lines)
+
+
+def plot_attention(result, path, ax=None):
+    """Heatmap of the attention weights (rows: output subwords, columns: source subwords)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = result["attention"].float().numpy()  # (T+1, S)
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(0.35 * a.shape[1] + 2, 0.3 * a.shape[0] + 1.5))
+    ax.imshow(a, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(a.shape[1]), result["src_pieces"], rotation=90, fontsize=7)
+    ax.set_yticks(range(a.shape[0]), result["tgt_pieces"], fontsize=7)
+    if own:
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
