@@ -26,7 +26,8 @@ the same encoder, decoder and sizes. `reverse_source` reads the source backwards
 al. 2014's trick for a one-direction encoder).
 
 Words become subword units (SentencePiece unigram model, Kudo 2018) learned on the training
-part, one model per language; the units' text round-trips exactly, so translations are scored
+part, one model per language; the units' text round-trips exactly (up to repeated spaces, which
+13a tokenisation ignores anyway), so translations are scored
 with BLEU on detokenised text against raw references. The tokenizer models travel inside the
 run's config.json (base64), so a run folder is self-contained.
 
@@ -90,8 +91,8 @@ def train_tokenizer(sentences, vocab_size):
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences), model_writer=buf, vocab_size=vocab_size, model_type="unigram",
-        character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
-        minloglevel=2, hard_vocab_limit=False)
+        character_coverage=1.0, normalization_rule_name="identity", pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+        num_threads=1, minloglevel=2, hard_vocab_limit=False)  # identity: no Unicode normalisation, exact round trip
     return buf.getvalue()
 
 
