@@ -226,6 +226,8 @@ def cmd_train(argv, command):
     if args.data not in trains_on:
         raise ConfigError(f"system '{first.system}' cannot be trained on '{args.data}'; it takes: {', '.join(trains_on)}")
     data = ds_module.load(seed=args.data_seed)
+    if hasattr(module, "prepare_data"):  # a system's own view of the data (e.g. the NPLM's context windows)
+        data = module.prepare_data(data, model_cfg)
     run_config = {"system": first.system, "model": dataclasses.asdict(model_cfg),
                   "data": {**data.info(), "seed": args.data_seed}}
     run_dir = Path(first.resume or args.out or f"runs/train/{first.system}_{args.data}")
@@ -240,7 +242,8 @@ def cmd_train(argv, command):
     result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume))
     b = result["best"]
     say(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
-    say("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))
+    if result["test"]:  # None or {} when the data have no test part (Tiny Shakespeare)
+        say("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))
     say(f"{result['steps']} steps in {result['seconds']:.1f} s on {result['device']} "
         f"({result.get('world_size', 1)} process(es)); run folder: {run_dir}")
     return 0
@@ -261,15 +264,22 @@ def cmd_eval(argv, command):
     device = pick_device(args.device)
     model = load_run(args.run, which=args.which, device=device)
     system = model.run_config["system"]
-    if not getattr(systems.get(system), "TRAINS_ON", None):
-        raise ConfigError(f"deepnet eval reads runs of minibatch-trained classifiers; a '{system}' run is "
+    module = systems.get(system)
+    if not getattr(module, "TRAINS_ON", None):
+        raise ConfigError(f"deepnet eval reads runs of systems that 'deepnet train' trains; a '{system}' run is "
                           "evaluated by its experiment (deepnet experiments)")
     info = model.run_config["data"]
     ds_module = datasets.get(info["name"])
     # a dataset whose parts depend on the run (bAbI: tasks, vocabulary) rebuilds them from the run's record
     load_like = getattr(ds_module, "load_like", None)
     data = load_like(info) if load_like else ds_module.load(seed=info.get("seed", 0))
-    metrics = evaluate(model, getattr(data, args.split), device)
+    if hasattr(module, "prepare_data"):
+        data = module.prepare_data(data, model.cfg)
+    part = getattr(data, args.split)
+    if len(part) == 0:
+        raise ConfigError(f"{info['name']} has no {args.split} part; try --split val")
+    # a language model's own evaluation (state carried through the text, perplexity) where it has one
+    metrics = getattr(module, "evaluate_part", evaluate)(model, part, device)
     print(json.dumps({"run": str(args.run), "split": args.split, "weights": args.which, **metrics}))
     return 0
 

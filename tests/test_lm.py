@@ -1,5 +1,6 @@
 """Text corpora, language models (RNN LM, NPLM, Kneser-Ney n-grams) and their CLI."""
 
+import math
 import zipfile
 
 import pytest
@@ -222,3 +223,53 @@ def test_partial_validation_never_chooses_the_checkpoint(data_dir, tmp_path):
     partial = [h for h in r["history"] if "val_loss_partial" in h]
     assert len(partial) == 3 and r["best"]["step"] == 8 and "val_loss" in r["best"]
 
+
+
+# ------------------------------------------------------------------------- the command line: train and eval
+
+
+def test_train_and_eval_rnn_lm_through_the_cli(data_dir, tmp_path, capsys):
+    import json
+
+    from deepnet.cli import main
+
+    run = tmp_path / "lm"
+    args = ["train", "rnn_lm", "--data", "tinyshakespeare", "--embed", "8", "--hidden", "16", "--bptt", "16",
+            "--max-steps", "4", "--epochs", "1", "--batch-size", "8", "--optimizer", "adamw", "--lr", "0.01",
+            "--no-progress", "--device", "cpu", "--out", str(run)]
+    assert main(args[:-2] + ["--level", "word", "--out", str(tmp_path / "bad")]) == 2
+    assert "add --level char" in capsys.readouterr().err
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--split", "val"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["tokens"] == 111_540 and 0 < m["loss"] < 4.5 and m["perplexity"] == pytest.approx(math.exp(m["loss"]))
+    assert main(["eval", "--run", str(run)]) == 2  # Tiny Shakespeare has no test part: one line, not a crash
+    assert "no test part" in capsys.readouterr().err
+
+
+def test_train_and_eval_nplm_through_the_cli(data_dir, tmp_path, capsys, monkeypatch):
+    import dataclasses
+    import json
+
+    from deepnet.cli import main
+
+    # the real Brown corpus and vocabulary, its parts cut short so that an epoch takes a second
+    brown = text.brown.load()
+    cut = lambda part, n: type(part)(part.x[:n], part.y[:n])  # noqa: E731
+    small = dataclasses.replace(brown, train=cut(brown.train, 20_000), val=cut(brown.val, 5_000),
+                                test=cut(brown.test, 5_000))
+    monkeypatch.setattr(text.brown, "load", lambda *a, **k: small)
+    run = tmp_path / "nplm"
+    assert main(["train", "nplm", "--data", "brown", "--context", "2", "--embed", "8", "--hidden", "8",
+                 "--epochs", "1", "--batch-size", "4096", "--optimizer", "adamw", "--lr", "0.01",
+                 "--no-progress", "--device", "cpu", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "test (best weights)" in out
+    config = json.loads((run / "config.json").read_text())
+    # windows of 2 words before each target: a part of N (x, y) pairs gives N - 1 of them
+    assert config["data"]["input_shape"] == [2] and config["data"]["sizes"]["train"] == 20_000 - 1
+    assert main(["eval", "--run", str(run), "--split", "test"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    # a few steps of a tiny model: better than uniform over |V| = 13,189 words
+    assert m["words"] == 5_000 - 1 and m["perplexity"] < 13_189 and 0 <= m["accuracy"] < 1

@@ -13,6 +13,8 @@ Trained by minibatch SGD on the log-likelihood with the engine (core.train.fit):
 are (B, n-1) context windows and (B,) next words.
 """
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepnet.core.config import config_from_dict
+from deepnet.core.train import evaluate as _evaluate
+
+TRAINS_ON = ("brown", "ptb")  # word corpora `deepnet train nplm` takes
 
 
 @dataclass
@@ -79,3 +84,19 @@ def windows(x, y, context):
     N = len(ids) - context
     ctx = torch.stack([ids[j:j + N] for j in range(context)], dim=1)  # (N, context), oldest first
     return ctx, ids[context:]  # (N, context), (N,)
+
+
+def prepare_data(data, cfg):
+    """The CLI's data hook: each part's token stream -> (N, n-1) context windows and (N,) next words."""
+    parts = {}
+    for name in ("train", "val", "test"):
+        part = getattr(data, name)
+        parts[name] = type(part)(*windows(part.x, part.y, cfg.context)) if len(part) > cfg.context else \
+            type(part)(part.x.new_zeros((0, cfg.context)), part.y[:0])  # too short for one window: empty
+    return dataclasses.replace(data, **parts, input_shape=(cfg.context,))
+
+
+def evaluate_part(model, data, device):
+    """`deepnet eval`: loss (nats per word), next-word accuracy and perplexity exp(loss) over windowed data."""
+    m = _evaluate(model, data, device, batch_size=2048)
+    return {**m, "perplexity": math.exp(m["loss"]), "words": len(data)}

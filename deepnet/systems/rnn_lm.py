@@ -25,6 +25,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal
 
 import torch
@@ -38,6 +39,9 @@ from deepnet.core.recurrent import Recurrent, detach_state
 from deepnet.core.runtime import pick_device, seed_everything, set_threads
 from deepnet.core.train import MetricsLog, lr_factor, make_optimizer
 from deepnet.errors import CheckpointError, ConfigError, TrainingDiverged
+
+TRAINS_ON = ("tinyshakespeare", "brown", "ptb")  # datasets `deepnet train rnn_lm` takes
+_LEVEL = {"tinyshakespeare": "char", "brown": "word", "ptb": "word"}  # how each corpus is tokenised
 
 
 @dataclass
@@ -126,6 +130,24 @@ class RNNLM(nn.Module):
 def build(run_config):
     cfg = config_from_dict(Config, run_config["model"], "model config")
     return RNNLM(run_config["data"]["num_classes"], cfg)
+
+
+def prepare_data(data, cfg):
+    """The CLI's data hook: the corpus streams as they are, once --level matches the corpus's tokens."""
+    level = _LEVEL.get(data.name)
+    if level and cfg.level != level:
+        raise ConfigError(f"{data.name} is a {level}-level corpus: add --level {level}")
+    return data
+
+
+def evaluate_part(model, data, device):
+    """`deepnet eval`: loss (nats per token), bits per token and perplexity exp(loss) over a part,
+    the state carried through the text as in training (with the run's bf16 setting)."""
+    train = getattr(model, "run_config", {}).get("train", {})
+    autocast = _autocast_for(torch.device(device), SimpleNamespace(amp=train.get("amp", True)), model.cfg)
+    loss = evaluate_stream(model, data, torch.device(device), autocast=autocast)
+    return {"loss": loss, "bits_per_token": loss / math.log(2), "perplexity": math.exp(loss),
+            "tokens": len(data)}
 
 
 # ---------------------------------------------------------------------------------------------
