@@ -421,7 +421,10 @@ def cmd_translate(argv, command):
     if (args.show_attention or args.attention_png) and model.attn is None:
         raise ConfigError(f"{args.run}: this model has no attention to show (trained with attention 'none')")
     results = seq2seq.translate(model, sentences, beam=args.beam, alpha=args.alpha)
-    for r in results:
+    for sentence, r in zip(sentences, results):
+        if r["unknown"]:
+            print(f"deepnet: warning: {r['unknown']} part(s) of {sentence!r} never seen in training, read as <unk>",
+                  file=sys.stderr)
         print(r["text"], flush=True)
         if args.show_attention:
             print(seq2seq.alignment_text(r), flush=True)

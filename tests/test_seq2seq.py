@@ -189,6 +189,8 @@ def test_translate_command_prints_translations_and_alignments(trained, capsys, t
     monkeypatch.setattr("sys.stdin", io.StringIO("A girl is singing.\n\nThe cat sleeps on the bed.\n"))
     assert main(["translate", "--run", str(run_dir), "--beam", "1"]) == 0
     assert capsys.readouterr().out.splitlines() == ["Une fille chante.", "Le chat dort sur le lit."]
+    assert main(["translate", "--run", str(run_dir), "A zebra eats."]) == 0  # 'z' was never seen in training
+    assert "never seen in training" in capsys.readouterr().err
 
 
 def test_translate_command_refuses_bad_input(trained, capsys, tmp_path, monkeypatch):

@@ -373,7 +373,8 @@ def build(run_config):
 def translate(model, sentences, beam=1, alpha=1.0, batch_size=100, device=None):
     """Translate raw sentences with a loaded run (a model with src_tok/tgt_tok).
 
-    Returns one dict per sentence: text, source pieces, target pieces and attention (T+1, S) or None.
+    Returns one dict per sentence: text, ids, unknown (source subwords never seen in training, read as
+    <unk>), source pieces, target pieces and attention (T+1, S) or None.
     Sentences are batched in order of length (less padding) and returned in input order.
     """
     if not sentences:
@@ -393,7 +394,7 @@ def translate(model, sentences, beam=1, alpha=1.0, batch_size=100, device=None):
         for i, w, a in zip(chunk, ids, att):
             n_src = len(src_ids[i])
             ended = a is None or a.shape[0] > len(w)  # False when cut at the length limit
-            results[i] = {"text": model.tgt_tok.decode(w), "ids": w,
+            results[i] = {"text": model.tgt_tok.decode(w), "ids": w, "unknown": src_ids[i].count(UNK),
                           "src_pieces": model.src_tok.pieces(src_ids[i]),
                           "tgt_pieces": model.tgt_tok.pieces(w) + (["</s>"] if ended else []),
                           "attention": a[:, :n_src] if a is not None else None}
