@@ -18,6 +18,7 @@ loss) is printed as one line and exits non-zero; `--debug` shows the traceback.
 """
 
 import dataclasses
+import inspect
 import json
 import os
 import shlex
@@ -171,6 +172,22 @@ def cmd_experiments(argv, command):
 # train / eval
 
 
+AUGMENTS = ("none", "shifts", "elastic", "crops")  # --augment of deepnet train
+
+
+def _augment(name):
+    """The minibatch deformation called `name` (see deepnet train --help), or None."""
+    from deepnet.data import augment
+
+    if name == "shifts":
+        return augment.digits_augment(max_shift=2)
+    if name == "elastic":  # Simard et al. 2003: alpha 34, sigma 4 (on 28x28 digits)
+        return augment.digits_augment(max_shift=2, elastic_alpha=34.0, elastic_sigma=4.0)
+    if name == "crops":
+        return augment.natural_augment(padding=4, flip=True)
+    return None
+
+
 def cmd_train(argv, command):
     from deepnet import data as datasets
     from deepnet import systems
@@ -211,6 +228,10 @@ def cmd_train(argv, command):
     tp.add_argument("--data-seed", type=int, default=saved["data"].get("seed", 0) if saved else 0,
                     help="seed of the train/validation split (default: 0)")
     tp.add_argument("--out", help="run folder (default: runs/train/<system>_<data>)")
+    tp.add_argument("--augment", choices=AUGMENTS, default=saved.get("augment", "none") if saved else "none",
+                    help="deform each training minibatch: none (default), shifts (digits moved by up to 2 pixels), "
+                         "elastic (Simard et al. 2003 elastic distortion, then shifts), crops (natural images: "
+                         "4-pixel padded random crops and mirror flips)")
     add_config_args(tp, module.Config, model_defaults)
     add_config_args(tp, TrainConfig, train_defaults)
     if first.help:
@@ -229,7 +250,7 @@ def cmd_train(argv, command):
     if hasattr(module, "prepare_data"):  # a system's own view of the data (e.g. the NPLM's context windows)
         data = module.prepare_data(data, model_cfg)
     run_config = {"system": first.system, "model": dataclasses.asdict(model_cfg),
-                  "data": {**data.info(), "seed": args.data_seed}}
+                  "data": {**data.info(), "seed": args.data_seed}, "augment": args.augment}
     run_dir = Path(first.resume or args.out or f"runs/train/{first.system}_{args.data}")
     seed_everything(train_cfg.seed)
     model = module.build(run_config)
@@ -239,7 +260,14 @@ def cmd_train(argv, command):
           f"{n_params:,} parameters -> {run_dir}", flush=True)
     # a system whose training is not minibatch SGD (e.g. a kernel SVM) brings its own `fit`, same signature
     trainer = getattr(module, "fit", fit)
-    result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume))
+    extra = {}
+    if args.augment != "none":
+        if len(data.input_shape) != 3:
+            raise ConfigError(f"--augment {args.augment} deforms images; {args.data} holds no images")
+        if "augment" not in inspect.signature(trainer).parameters:
+            raise ConfigError(f"system '{first.system}' does not train on minibatches; drop --augment")
+        extra["augment"] = _augment(args.augment)
+    result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume), **extra)
     b = result["best"]
     say(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
     if result["test"]:  # None or {} when the data have no test part (Tiny Shakespeare)

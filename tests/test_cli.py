@@ -113,6 +113,32 @@ def test_train_resume_and_eval_through_the_cli(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.8
 
 
+def test_train_deforms_training_images_when_asked(tmp_path, capsys, monkeypatch):
+    from deepnet import cli
+    from deepnet.core import train as engine
+
+    seen = []
+    real_fit = engine.fit
+
+    def spy(model, data, cfg, run_dir, run_config, resume=False, augment=None):
+        seen.append(augment)
+        return real_fit(model, data, cfg, run_dir, run_config, resume=resume, augment=augment)
+
+    monkeypatch.setattr(engine, "fit", spy)
+    run = tmp_path / "run"
+    assert main(["train", "mlp", "--data", "digits", "--hidden", "16", "--epochs", "1", "--augment", "shifts",
+                 "--no-progress", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["augment"] == "shifts"
+    assert [s.describe() for s in seen] == [cli._augment("shifts").describe()]
+    # resuming keeps the deformation the run was started with
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert seen[-1] is not None and seen[-1].describe() == seen[0].describe()
+    capsys.readouterr()
+    assert main(["train", "kernel_svm", "--data", "digits", "--augment", "shifts", "--out", str(tmp_path / "k")]) == 2
+    assert "drop --augment" in capsys.readouterr().err
+    assert main(["train", "mlp", "--data", "digits", "--augment", "wobble"]) == 2
+
+
 def test_a_foreign_or_broken_checkpoint_is_a_one_line_error(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "mlp", "--data", "digits", "--hidden", "16", "--epochs", "1", "--no-progress",
