@@ -6,8 +6,9 @@ hold information for long. We train a character-level LSTM language model on Tin
 Shakespeare with nanoGPT's shakespeare_char split (first 90% train, last 10% validation) and
 report the validation cross-entropy in nats per character (and bits), the number nanoGPT
 reports for its 6-layer transformer on the same split. As nanoGPT does, the checkpoint kept is
-the one with the lowest validation loss, and no hyperparameter is tuned here (one fixed
-recipe per profile), so the validation number is not a tuned-on-validation number.
+the one with the lowest validation loss. The split has no test part, and the quick recipe
+(dropout, rate, width, steps) was picked by this same validation loss in tuning runs, so the
+number is a tuned-on-validation one, as nanoGPT's is; there is no held-out number here.
 Samples from the trained model are written to samples.txt and drawn in the figure.
 """
 
@@ -40,15 +41,15 @@ class Config:
     embed: int = 64  # character embedding size
     hidden: int = 512  # LSTM state size
     layers: int = 1  # stacked layers
-    dropout: float = 0.0  # dropout (embeddings, between layers, before the softmax)
+    dropout: float = 0.2  # dropout (embeddings, between layers, before the softmax)
     bptt: int = 64  # truncated BPTT window
     batch_size: int = 64  # parallel streams
-    lr: float = 3e-3  # AdamW peak rate (cosine decay after a short warm-up)
+    lr: float = 4e-3  # AdamW peak rate (cosine decay after a short warm-up)
     weight_decay: float = 0.0  # AdamW decoupled decay
     clip_grad: float = 1.0  # global gradient-norm clip
     epochs: int = 50  # passes over the training text (max_steps usually stops first)
-    max_steps: int = 1400  # training steps (about 5 minutes with bf16 on 2 idle cores)
-    eval_every: int = 350  # validation on eval_tokens every N steps (full validation at the end)
+    max_steps: int = 1500  # training steps (about 4 minutes with bf16 on 2 idle cores)
+    eval_every: int = 0  # validation on eval_tokens every N steps as well as at epoch ends (0: epoch ends only)
     eval_tokens: int = 0  # mid-training checks on this many validation characters (0: all; partial checks
     #                       never choose the checkpoint)
     reset_prob: float = 0.02  # chance per stream and window of a zero state, so sampling from scratch works
@@ -63,6 +64,10 @@ class Config:
 PROFILES = {
     "smoke": Config(embed=16, hidden=32, bptt=16, batch_size=8, max_steps=20, eval_every=10, eval_tokens=2000,
                     sample_chars=40),
+    # quick: picked on validation loss in one-thread tuning runs of 1600 steps: no dropout and lr 3e-3 had
+    # reached 1.511 after 1400 steps (overfitting: train 1.30); dropout 0.1 gave 1.494, dropout 0.2 with lr 4e-3
+    # 1.485 (already at step 1476); 384 units (1.37x more steps per second) were behind at equal time
+    # (1.544 after 1230 of 2000 steps against 1.516 after 984 of 1600)
     "quick": Config(),
     # GPU: 3x1024 LSTM with dropout, about 15 epochs; not run by us yet (no GPU lent to this task)
     "full": Config(embed=256, hidden=1024, layers=3, dropout=0.25, bptt=256, batch_size=64, lr=2e-3,
