@@ -87,6 +87,12 @@ class Bitext:
     tgt_lang: str
     test_name: str = "test_2016_flickr"
 
+    def head(self, n_train=0, n_eval=0):
+        """The first n_train training pairs and n_eval validation and test pairs (0: all of that part)."""
+        cut = lambda p, n: Parallel(p.src[:n], p.tgt[:n]) if n else p
+        return Bitext(cut(self.train, n_train), cut(self.val, n_eval), cut(self.test, n_eval), self.src_lang,
+                      self.tgt_lang, self.test_name)
+
     def info(self):
         return {"name": NAME, "src_lang": self.src_lang, "tgt_lang": self.tgt_lang, "test": self.test_name,
                 "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)}}

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from deepnet.core.runtime import idle_threads, seed_everything
-from deepnet.core.train import TrainConfig
+from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
 from deepnet.errors import ConfigError
 from deepnet.systems import load_run, seq2seq
@@ -79,19 +78,12 @@ def run(cfg, out_dir, profile):
             raise ConfigError(f"--model-run {cfg.model_run}: not an attentive seq2seq run")
         artifacts = []
     else:
-        if cfg.train_pairs:
-            bitext = multi30k.Bitext(multi30k.Parallel(bitext.train.src[:cfg.train_pairs],
-                                                       bitext.train.tgt[:cfg.train_pairs]),
-                                     multi30k.Parallel(bitext.val.src[:200], bitext.val.tgt[:200]), test, "en", "fr")
-        src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
+        bitext = bitext.head(cfg.train_pairs, 200 if cfg.train_pairs else 0)
         mcfg = seq2seq.Config(attention="additive", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
                               dropout=cfg.dropout, attn_size=cfg.attn_size)
-        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
-                           weight_decay=0.01, schedule="onecycle", warmup=0.05, clip_grad=1.0, eval_batch_size=128,
-                           device=cfg.device, seed=cfg.seed, threads=cfg.threads or idle_threads(), progress=False)
-        r = seq2seq.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / "model")
+        tcfg = seq2seq.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.threads, cfg.device)
+        model, r = seq2seq.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
         device = r["device"]
-        model = load_run(out_dir / "model", device=device)
         artifacts = ["model/"]
     out = seq2seq.translate(model, test.src, beam=cfg.beam)
     peak, near, n = 0.0, 0, 0

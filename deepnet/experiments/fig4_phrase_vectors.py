@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from deepnet.core.runtime import idle_threads, seed_everything
-from deepnet.core.train import TrainConfig
+from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
 from deepnet.errors import ConfigError
 from deepnet.systems import load_run, seq2seq
@@ -94,21 +93,12 @@ def run(cfg, out_dir, profile):
         if model.run_config.get("system") != "seq2seq":
             raise ConfigError(f"--model-run {cfg.model_run}: not a seq2seq run")
     else:
-        bitext = multi30k.load("en", "fr")
-        if cfg.train_pairs:
-            bitext = multi30k.Bitext(multi30k.Parallel(bitext.train.src[:cfg.train_pairs],
-                                                       bitext.train.tgt[:cfg.train_pairs]),
-                                     multi30k.Parallel(bitext.val.src[:200], bitext.val.tgt[:200]),
-                                     bitext.test, "en", "fr")
-        src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
+        bitext = multi30k.load("en", "fr").head(cfg.train_pairs, 200 if cfg.train_pairs else 0)
         mcfg = seq2seq.Config(attention="none", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
                               dropout=cfg.dropout)
-        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
-                           weight_decay=0.01, schedule="onecycle", warmup=0.05, clip_grad=1.0, eval_batch_size=128,
-                           device=cfg.device, seed=cfg.seed, threads=cfg.threads or idle_threads(), progress=False)
-        r = seq2seq.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / "model")
+        tcfg = seq2seq.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.threads, cfg.device)
+        model, r = seq2seq.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
         device = r["device"]
-        model = load_run(out_dir / "model", device=device)
         artifacts = ["model/"]
 
     final, mean = [], []

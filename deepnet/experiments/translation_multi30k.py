@@ -16,11 +16,9 @@ report, though usually on Moses-tokenised text) and sacrebleu's default, cased 1
 BLEU by source length (English words) shows whether attention holds up on long sentences.
 """
 
-import math
 from dataclasses import dataclass
 
-from deepnet.core.runtime import idle_threads, seed_everything
-from deepnet.core.train import TrainConfig
+from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
 from deepnet.systems import load_run, seq2seq
 
@@ -84,12 +82,6 @@ def targets(profile):
     return t
 
 
-def _subset(bitext, n_train, n_eval):
-    cut = lambda p, n: multi30k.Parallel(p.src[:n], p.tgt[:n]) if n else p
-    return multi30k.Bitext(cut(bitext.train, n_train), cut(bitext.val, n_eval), cut(bitext.test, n_eval),
-                           bitext.src_lang, bitext.tgt_lang)
-
-
 def _bucket_bleu(src, hyps, refs):
     rows = []
     for lo, hi in BUCKETS:
@@ -101,12 +93,10 @@ def _bucket_bleu(src, hyps, refs):
 
 def run(cfg, out_dir, profile):
     seed_everything(cfg.seed)
-    bitext = _subset(multi30k.load("en", "fr"), cfg.train_pairs, cfg.eval_pairs)
-    src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
-    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
-                       weight_decay=cfg.weight_decay, schedule="onecycle", warmup=0.05, clip_grad=cfg.clip_grad,
-                       eval_batch_size=128, device=cfg.device, seed=cfg.seed,
-                       threads=cfg.threads or idle_threads(), progress=False, log_every=50)
+    bitext = multi30k.load("en", "fr").head(cfg.train_pairs, cfg.eval_pairs)
+    src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)  # shared by both models
+    tcfg = seq2seq.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.threads, cfg.device, cfg.weight_decay,
+                          cfg.clip_grad)
     metrics, series, samples, device = {}, {}, [], "cpu"
     for variant, attention in (("no_attention", "none"), ("attention", "additive")):
         mcfg = seq2seq.Config(attention=attention, embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,

@@ -453,6 +453,25 @@ def make_tokenizers(bitext, src_vocab, tgt_vocab):
             Tokenizer(train_tokenizer(bitext.train.tgt, tgt_vocab)))
 
 
+def recipe(epochs, batch_size, lr, seed=0, threads=0, device="auto", weight_decay=0.01, clip_grad=1.0):
+    """The training recipe of the translation experiments: AdamW, one-cycle rate (5% warm-up), clipping."""
+    from deepnet.core.runtime import idle_threads
+    from deepnet.core.train import TrainConfig
+
+    return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adamw", lr=lr, weight_decay=weight_decay,
+                       schedule="onecycle", warmup=0.05, clip_grad=clip_grad, eval_batch_size=128, device=device,
+                       seed=seed, threads=threads or idle_threads(), progress=False, log_every=50)
+
+
+def train_and_load(cfg, bitext, src_vocab, tgt_vocab, tcfg, run_dir):
+    """Learn the subword units, train a model (train_model), and return (its best weights loaded, fit's result)."""
+    from deepnet.systems import load_run
+
+    src_tok, tgt_tok = make_tokenizers(bitext, src_vocab, tgt_vocab)
+    r = train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir)
+    return load_run(run_dir, device=r["device"]), r
+
+
 def train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir, resume=False):
     """Train a Seq2Seq on bitext with the engine (core.train.fit): best.pt is chosen on validation loss;
     the test part is not read here (BLEU on it is computed once, by the caller, for the final model)."""
