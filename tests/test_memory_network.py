@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -37,10 +38,20 @@ def _batch(B=4, M=6, J=5, V=12):
     return x
 
 
-def test_fast_bags_equal_the_written_formula():
-    m = _model()
+def test_position_encoding_of_the_released_code():
+    l = mn.position_encoding(torch.tensor([3, 5]), J=6, d=4, formula="code")
+    assert l.shape == (2, 6, 4)
+    # l_kj = 1 + 4(k − (d+1)/2)(j − (J+1)/2)/(dJ), J the padded length for every sentence
+    J, j, k, d = 6, 2, 3, 4
+    assert l[0, j - 1, k - 1].item() == pytest.approx(1 + 4 * (k - (d + 1) / 2) * (j - (J + 1) / 2) / (d * J))
+    assert torch.equal(l[0], l[1])
+
+
+@pytest.mark.parametrize("formula", ["code", "paper"])
+def test_fast_bags_equal_the_written_formula(formula):
+    m = _model(pe_formula=formula)
     words = _batch()[:, 1:]
-    l = mn.position_encoding(words.ne(0).sum(-1), words.shape[-1], m.d)
+    l = mn.position_encoding(words.ne(0).sum(-1), words.shape[-1], m.d, formula)
     ref = torch.stack([(m.E[k](words) * l).sum(-2) for k in range(m.K + 1)], -2)  # Σ_j l_j ⊙ E_k x_j
     assert torch.allclose(m._bags(words), ref, atol=1e-6)
 
@@ -58,8 +69,28 @@ def test_attention_is_returned_per_hop_and_ignores_empty_slots():
     assert m.E[0].weight.grad[0].eq(0).all()  # <pad> never learns
 
 
+def test_random_noise_as_gaps_in_time():
+    m = _model(M=20, noise=0.5).train()  # noise_mode "time", the default
+    n = torch.tensor([10, 3, 1, 0])
+    valid = torch.arange(12)[None] < n[:, None]  # (4, 12) stories of 10, 3, 1 and 0 sentences
+    torch.manual_seed(0)
+    shifted = 0
+    for _ in range(50):
+        t, mask = m._slots(valid)
+        assert t.shape == (4, 12) and torch.equal(mask, valid)  # no extra slots
+        for b in range(4):
+            tb = t[b, :n[b]]
+            assert (tb[1:] > tb[:-1]).all()  # order kept
+            assert tb.ge(0).all() and tb.lt(n[b] + math.ceil(0.5 * n[b])).all()  # at most ⌈noise·n⌉ gaps
+        shifted += int(t[0, 9]) > 9
+    assert shifted > 0  # gaps do appear
+    m.eval()
+    t, mask = m._slots(valid)
+    assert torch.equal(t, torch.arange(12).expand(4, 12)) and torch.equal(mask, valid)
+
+
 def test_random_noise_shifts_time_but_not_at_evaluation():
-    m = _model(noise=0.5).train()
+    m = _model(noise=0.5, noise_mode="slots").train()
     valid = torch.tensor([[True] * 4 + [False] * 2])
     torch.manual_seed(3)
     t, mask = m._slots(valid)
@@ -77,6 +108,44 @@ def test_linear_start_removes_the_softmax():
     m.linear_start = True
     _, attention = m.attend(_batch())
     assert not torch.allclose(attention.sum(-1), torch.ones(4, 3))
+
+
+@pytest.mark.parametrize("keep", ["last", "best"])
+def test_linear_start_runs_its_epochs_without_softmax_then_trains_with_it(keep, tmp_path, monkeypatch):
+    from conftest import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        pytest.skip("no data folder")
+    monkeypatch.setenv("DEEPNET_DATA", str(root))
+    data = babi.load(tasks=(1,), seed=0)
+    cfg = dataclasses.replace(mn.Config(), d=8, hops=1, linear_start=3, linear_start_keep=keep)
+    run_config = {"system": "memory_network", "model": dataclasses.asdict(cfg), "data": {**data.info(), "seed": 0}}
+    torch.manual_seed(0)
+    model = mn.build(run_config)
+    calls = []
+    real_fit = mn.engine_fit
+
+    def spy(model, data, tcfg, run_dir, run_config, **kw):
+        calls.append({"softmax": not model.linear_start, "epochs": tcfg.epochs, "lr": tcfg.lr, "patience": tcfg.patience,
+                      "schedule": tcfg.schedule, "start": {k: v.clone() for k, v in model.state_dict().items()}})
+        out = real_fit(model, data, tcfg, run_dir, run_config, **kw)
+        calls[-1]["end"] = {k: v.clone() for k, v in model.state_dict().items()}
+        return out
+
+    monkeypatch.setattr(mn, "engine_fit", spy)
+    tcfg = mn.paper_train_config(epochs=1, threads=1)
+    result = mn.fit(model, data, tcfg, tmp_path / "run", run_config)
+    ls, main_phase = calls
+    assert not ls["softmax"] and main_phase["softmax"] and not model.linear_start
+    assert ls["epochs"] == 3 and ls["patience"] == 0 and ls["schedule"] == "constant"
+    assert ls["lr"] == pytest.approx(0.5 * tcfg.lr) and main_phase["lr"] == tcfg.lr and main_phase["epochs"] == 1
+    assert len(result["linear_start"]["history"]) == 3  # all its epochs: no early end on validation
+    if keep == "last":  # the second phase starts where the first ended
+        expected = ls["end"]
+    else:  # ... or from the first phase's lowest validation loss
+        expected = torch.load(tmp_path / "run" / "linear_start" / "best.pt", weights_only=True)["model"]
+    assert all(torch.equal(main_phase["start"][k], expected[k]) for k in expected)
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +217,17 @@ def test_cached_units_are_reused_only_when_their_code_versions_match(tmp_path, m
     assert trained == [0] and "reused" not in first[0]
     again = mn.train_units([spec], tmp_path)
     assert trained == [0] and again[0]["reused"] and again[0]["test_error"] == 0.5
-    # a unit written before versions were recorded counts as version 1 and is still reused
+    # a unit written before versions were recorded counts as version 1: reused by version-1 code only
     (unit_json,) = tmp_path.glob("*/unit.json")
     record = json.loads(unit_json.read_text())
     del record["versions"]
     unit_json.write_text(json.dumps(record))
-    assert mn.train_units([spec], tmp_path)[0]["reused"] and trained == [0]
+    with monkeypatch.context() as m:
+        m.setattr(mn, "UNIT_FORMAT", 1)
+        assert mn.train_units([spec], tmp_path)[0]["reused"] and trained == [0]
+    if mn.UNIT_FORMAT != 1:  # training has changed since: the old unit is trained again
+        assert "reused" not in mn.train_units([spec], tmp_path)[0] and trained == [0, 0]
+        trained.pop()
     # after a parser change (babi.FORMAT bumped) the cached unit is stale: trained again
     monkeypatch.setattr(babi, "FORMAT", babi.FORMAT + 1)
     assert "reused" not in mn.train_units([spec], tmp_path)[0] and trained == [0, 0]

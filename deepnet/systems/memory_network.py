@@ -16,15 +16,21 @@ One hop, for a story of sentences x_1..x_n (most recent first) and a question q:
     u^{k+1} = u^k + o^k                      the next hop's state
     â   = softmax(W(o^K + u^K)) = softmax(W u^{K+1})
 
-with position encoding l_kj = (1 − j/J) − (k/d)(1 − 2j/J) (j: word position 1..J in a J-word
-sentence, k: embedding dimension 1..d), temporal encoding T (a learned vector per memory slot,
+with position encoding l_kj (j: word position 1..J, k: embedding dimension 1..d): the paper prints
+l_kj = (1 − j/J) − (k/d)(1 − 2j/J); the authors' released code (which produced the paper's tables)
+computes l_kj = 1 + 4(k − (d+1)/2)(j − (J+1)/2)/(dJ) with J the padded sentence length, and that
+is the default here (1k task 4, validation error of seeds 0 and 2: 0.08 and 0.02 against 0.17 and
+0.15 with the printed formula, all else equal; task 6 alike with either), temporal encoding T (a learned vector per memory slot,
 slot i meaning "i sentences before the question"), and adjacent weight tying: A^{k+1} = C^k,
 B = A^1, W^T = C^K (K+1 embedding matrices E_0..E_K, A^k = E_{k-1}, C^k = E_k; the temporal
 tables tie the same way).
 
-Training tricks of the paper, all here: linear start (LS: the attention softmaxes removed until
-the validation loss stops falling, then put back), random noise (RN: 10% empty memories inserted
-into training stories, so temporal encoding cannot lean on exact positions), gradient clipping
+Training tricks of the paper, all here: linear start (LS: the attention softmaxes removed at first,
+then put back; the paper says "until the validation loss stops decreasing", the released code runs
+a fixed 20 epochs at η/2 and carries the last weights on: the default here, since bAbI's 100-question
+validation loss jumps from epoch to epoch and a patience rule ended LS after a few epochs near chance),
+random noise (RN: "10% empty memories" in training stories, so temporal encoding cannot lean on
+exact positions; the released code makes them gaps in the time index), gradient clipping
 (norm 40 on the batch-summed cost) and the learning rate halved every 25 epochs. The attention of
 every hop is returned by `attend`, not thrown away, and `answer` turns text into ids and back.
 """
@@ -53,23 +59,35 @@ class Config:
 
     d: int = 20  # embedding dimension (the paper: 20 for single tasks, 50 for joint training)
     hops: int = 3  # K, the number of memory hops
-    position_encoding: bool = True  # PE: weight word j of a J-word sentence by l_j (else bag of words)
-    pe_length: Literal["sentence", "padded"] = "sentence"  # PE's J: each sentence's own length, or the padded length
+    position_encoding: bool = True  # PE: weight word j of a sentence by l_j (else bag of words)
+    # PE's formula: "code" l_kj = 1 + 4(k − (d+1)/2)(j − (J+1)/2)/(dJ), J the padded length (Sukhbaatar et al.'s
+    # released MemN2N code, build_model.m), or "paper" l_kj = (1 − j/J) − (k/d)(1 − 2j/J) as printed in section 4.1
+    pe_formula: Literal["code", "paper"] = "code"
+    pe_length: Literal["sentence", "padded"] = "sentence"  # "paper" formula's J: each sentence's own length, or padded
     temporal_encoding: bool = True  # add a learned vector per memory slot (how long ago the sentence was)
     noise: float = 0.1  # RN: fraction of empty memories inserted into training stories (0: off)
+    # RN as "time": the n sentences take n random times among 1..n+b, b ~ U{0..⌈noise·n⌉}, in order (the released
+    # code: gaps in the time index, no extra slots); "slots": each sentence gets an empty memory (only its
+    # temporal vector) before it with probability `noise`, read by the attention like a sentence
+    noise_mode: Literal["time", "slots"] = "time"
     init_std: float = 0.1  # weights start from N(0, init_std^2), as in the paper
-    linear_start: int = 20  # LS: at most this many epochs without the attention softmax first (0: off)
-    linear_start_patience: int = 4  # LS ends after this many epochs without a lower validation loss
+    linear_start: int = 20  # LS: epochs without the attention softmax first (0: off); the released code: 20
+    linear_start_patience: int = 0  # LS ends early after this many epochs without a lower validation loss (0: never)
+    linear_start_keep: Literal["last", "best"] = "last"  # LS weights carried on: the last, or the lowest validation loss
     linear_start_lr: float = 0.5  # LS learning rate as a fraction of --lr (the paper: 0.005 vs 0.01)
 
+def position_encoding(lengths, J, d, formula="paper"):
+    """l (..., J, d), the weight of dimension k of word j, for sentences of `lengths` words padded to J.
 
-def position_encoding(lengths, J, d):
-    """l (..., J, d): l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for words j ≤ J_s of each sentence, 0 beyond.
-
-    lengths (...,): words in each sentence (J_s, the paper's J); J: padded length; d: embedding size.
+    formula "paper" (section 4.1): l_kj = (1 − j/J_s) − (k/d)(1 − 2j/J_s), J_s each sentence's own
+    length, 0 past it. formula "code" (the released MemN2N code): l_kj = 1 + 4(k − (d+1)/2)(j − (J+1)/2)/(dJ)
+    with J the padded length for every sentence (padding words embed to 0, so they add nothing).
     """
     j = torch.arange(1, J + 1, device=lengths.device, dtype=torch.float32)  # (J,)
     k = torch.arange(1, d + 1, device=lengths.device, dtype=torch.float32)  # (d,)
+    if formula == "code":
+        l = 1 + 4 * (k - (d + 1) / 2) * (j[:, None] - (J + 1) / 2) / (d * J)  # (J, d)
+        return l.expand(lengths.shape + (J, d))
     Js = lengths.clamp(min=1).float()[..., None, None]  # (..., 1, 1)
     jJ = j[:, None] / Js  # (..., J, 1): j / J
     l = (1 - jJ) - (k / d) * (1 - 2 * jJ)  # (..., J, d)
@@ -80,9 +98,10 @@ class MemN2N(nn.Module):
     """x (B, 1 + M, J) word ids (row 0 the question, rows 1..M the story, most recent first) -> (B, V) scores."""
 
     def __init__(self, vocab_size, memory_size, sentence_size, d=20, hops=3, position_encoding=True,
-                 temporal_encoding=True, noise=0.1, init_std=0.1, pe_length="sentence"):
+                 temporal_encoding=True, noise=0.1, init_std=0.1, pe_length="sentence", noise_mode="time",
+                 pe_formula="code"):
         super().__init__()
-        self.pe_length = pe_length
+        self.pe_formula, self.pe_length, self.noise_mode = pe_formula, pe_length, noise_mode
         self.V, self.M, self.J, self.d, self.K = vocab_size, memory_size, sentence_size, d, hops
         self.pe, self.te, self.noise = position_encoding, temporal_encoding, noise
         self.linear_start = False  # LS: attention without softmax (set by `fit` during its first phase)
@@ -106,38 +125,57 @@ class MemN2N(nn.Module):
         """
         n = (self.K if upto is None else upto) + 1
         table = torch.cat([e.weight for e in self.E[:n]], 1)  # (V, n*d)
-        e = F.embedding(words, table)  # (..., J, n*d)
+        e = F.embedding(words, table, padding_idx=0)  # (..., J, n*d); <pad> embeds to 0 and learns nothing
         if not self.pe:
             return e.sum(-2).unflatten(-1, (n, self.d))  # bag of words, (..., n, d)
-        # l_kj = a_j + (k/d) b_j with a_j = 1 − j/J, b_j = −(1 − 2j/J): two weighted sums over the
-        # words (a batched matmul) instead of multiplying every word vector by l (same numbers, faster)
+        # both formulas are l_kj = a_j + g_k b_j: two weighted sums over the words (a batched matmul)
+        # instead of multiplying every word vector by l (same numbers, faster)
         J = words.shape[-1]
-        if self.pe_length == "padded":
-            lengths = words.new_full(words.shape[:-1] + (1,), J).float()  # (..., 1): J = the padded length
-        else:
-            lengths = words.ne(0).sum(-1).clamp(min=1).float()[..., None]  # (..., 1): each sentence's J
         j = torch.arange(1, J + 1, device=words.device, dtype=torch.float32)  # (J,)
-        inside = (j <= lengths).float()  # (..., J): padding words weigh nothing
-        a = (1 - j / lengths) * inside  # (..., J)
-        b = -(1 - 2 * j / lengths) * inside  # (..., J)
-        ab = torch.stack([a, b], -2)  # (..., 2, J)
-        sums = (ab @ e).unflatten(-1, (n, self.d))  # (..., 2, n, d): Σ_j a_j e_j and Σ_j b_j e_j
-        k = torch.arange(1, self.d + 1, device=words.device, dtype=torch.float32) / self.d  # (d,)
-        return sums[..., 0, :, :] + k * sums[..., 1, :, :]  # (..., n, d)
+        k = torch.arange(1, self.d + 1, device=words.device, dtype=torch.float32)  # (d,)
+        if self.pe_formula == "code":  # a_j = 1, b_j = 4(j − (J+1)/2)/J, g_k = (k − (d+1)/2)/d
+            a = torch.ones_like(j).expand(words.shape[:-1] + (J,))  # (..., J)
+            b = (4 * (j - (J + 1) / 2) / J).expand(words.shape[:-1] + (J,))  # (..., J)
+            g = (k - (self.d + 1) / 2) / self.d  # (d,)
+        else:  # a_j = 1 − j/J, b_j = −(1 − 2j/J), g_k = k/d
+            if self.pe_length == "padded":
+                lengths = words.new_full(words.shape[:-1] + (1,), J).float()  # (..., 1): J = the padded length
+            else:
+                lengths = words.ne(0).sum(-1).clamp(min=1).float()[..., None]  # (..., 1): each sentence's J
+            inside = (j <= lengths).float()  # (..., J): padding words weigh nothing
+            a = (1 - j / lengths) * inside  # (..., J)
+            b = -(1 - 2 * j / lengths) * inside  # (..., J)
+            g = k / self.d  # (d,)
+        sums = (torch.stack([a, b], -2) @ e).unflatten(-1, (n, self.d))  # (..., 2, n, d): Σ_j a_j e_j, Σ_j b_j e_j
+        return sums[..., 0, :, :] + g * sums[..., 1, :, :]  # (..., n, d)
 
     def _slots(self, valid):
-        """Time index t (B, S) and mask (B, S) of every memory slot; with RN, empty slots too.
+        """Time index t (B, S) and mask (B, S) of every memory slot (training with RN: shifted times).
 
-        Without noise the slots are the M story rows with t_i = i. With noise (training only),
-        an empty memory is inserted just before sentence i with probability `noise`: sentence
+        Without noise (and always at evaluation) the slots are the story rows with t_i = i.
+        noise_mode "time" (the released code): the n sentences of a story take n of the times
+        0..n+b−1, b ~ U{0..⌈noise·n⌉}, drawn at random and kept in order, so that the gaps act as
+        b empty memories that T_A cannot lean on; S = N. noise_mode "slots": an empty memory (its
+        temporal vector only) is inserted just before sentence i with probability `noise`; sentence
         i moves to t_i = i + (empties before it), the empty one takes t_i − 1, and whatever is
-        pushed past the memory size falls out, as with a real longer story. S = 2N.
+        pushed past the memory size falls out; S = 2N. Times past the memory size read its last vector.
         """
         B, N = valid.shape  # N <= M: the slots this batch uses
         M = self.M
         i = torch.arange(N, device=valid.device).expand(B, N)  # (B, N)
         if not (self.training and self.noise > 0):
             return i, valid
+        if self.noise_mode == "time":
+            n = valid.sum(1)  # (B,) sentences of each story (a prefix of the slots)
+            b = (torch.rand(B, device=valid.device) * (torch.ceil(self.noise * n) + 1)).long()  # (B,) gaps
+            L = N + int(torch.ceil(self.noise * n.max().float()))  # candidate times 0..L-1
+            pos = torch.arange(L, device=valid.device).expand(B, L)  # (B, L)
+            r = torch.rand(B, L, device=valid.device).masked_fill(pos >= (n + b)[:, None], 2.0)
+            chosen = r.argsort(1).argsort(1) < n[:, None]  # (B, L): n random times among 0..n+b−1
+            order = chosen.long().cumsum(1) - 1  # (B, L): slot of each chosen time (in increasing order)
+            t = torch.zeros(B, N + 1, dtype=torch.long, device=valid.device)  # column N takes the unchosen
+            t.scatter_(1, torch.where(chosen, order, N), pos)
+            return torch.where(valid, t[:, :N], i).clamp(max=M - 1), valid
         z = torch.rand(B, N, device=valid.device) < self.noise  # an empty memory before sentence i
         t = i + z.long().cumsum(1)  # (B, N) shifted time of each sentence
         t_empty = t - 1  # (B, N) time of the empty memory before it
@@ -155,7 +193,7 @@ class MemN2N(nn.Module):
         valid = story.ne(0).any(-1)  # (B, M): slots holding a sentence (a prefix: most recent first)
         N = max(1, int(valid.sum(1).max()))  # slots past every story of the batch are empty: skip them
         story, valid = story[:, :N], valid[:, :N]  # (B, N, J), (B, N)
-        t, mask = self._slots(valid)  # (B, S), S = N or 2N with RN
+        t, mask = self._slots(valid)  # (B, S), S = N, or 2N with RN as empty slots
         S = t.shape[1]
         bags = self._bags(story)  # (B, N, K+1, d)
         if S > N:  # RN: the empty memories have no words, only their temporal vector
@@ -188,7 +226,8 @@ def build(run_config):
     cfg = config_from_dict(Config, run_config["model"], "model config")
     data = run_config["data"]
     return MemN2N(len(data["classes"]), data["memory_size"], data["sentence_size"], cfg.d, cfg.hops,
-                  cfg.position_encoding, cfg.temporal_encoding, cfg.noise, cfg.init_std, cfg.pe_length)
+                  cfg.position_encoding, cfg.temporal_encoding, cfg.noise, cfg.init_std, cfg.pe_length, cfg.noise_mode,
+                  cfg.pe_formula)
 
 
 def paper_train_config(**changes):
@@ -211,10 +250,11 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
     """Train with linear start, then with the softmaxes: two runs of the engine's `fit`.
 
     Phase 1 (LS, when model config linear_start > 0): attention without softmax, constant rate
-    linear_start_lr × lr, until the validation loss has not fallen for linear_start_patience
-    epochs (at most linear_start epochs); folder run_dir/linear_start, whose "test" part is the
-    validation part (the test set is not read for a model that is not final).
-    Phase 2: softmaxes back, from phase 1's best weights, cfg's full schedule; run_dir is then
+    linear_start_lr × lr, for linear_start epochs (or until the validation loss has not fallen for
+    linear_start_patience epochs, when that is > 0); folder run_dir/linear_start, whose "test" part
+    is the validation part (the test set is not read for a model that is not final).
+    Phase 2: softmaxes back, from phase 1's last weights (or its lowest validation loss's, with
+    linear_start_keep "best"), cfg's full schedule; run_dir is then
     an ordinary run folder (config.json, best.pt, checkpoint.pt, metrics.jsonl).
     Returns phase 2's result, with "linear_start" holding phase 1's history.
     """
@@ -238,7 +278,8 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         from deepnet.core.checkpoint import load_checkpoint, load_model_state
 
         best = load_checkpoint(ls_dir / "best.pt", system=run_config.get("system"))
-        load_model_state(model, best["model"], str(ls_dir / "best.pt"))
+        if mcfg.linear_start_keep == "best":
+            load_model_state(model, best["model"], str(ls_dir / "best.pt"))
     result = engine_fit(model, data, cfg, run_dir, run_config, resume=main_started, metrics=metrics, augment=augment)
     if phase1 is not None:
         result["linear_start"] = {"history": phase1["history"], "best": phase1["best"], "seconds": phase1["seconds"]}
@@ -321,8 +362,9 @@ def read_story(path):
 
 # Bump when what `train_unit` does changes (bAbI parsing has its own babi.FORMAT): cached units
 # of another version are then trained again. Units cached before versions were recorded are
-# version 1 of both.
-UNIT_FORMAT = 1
+# version 1 of both. 2: PE by the released code's formula, RN as gaps in time, LS a fixed 20 epochs
+# whose last weights are kept (version 1: the printed PE formula, empty slots, LS stopped on validation).
+UNIT_FORMAT = 2
 
 
 def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal, lr, batch_size, memory_size,
@@ -334,8 +376,7 @@ def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal
     """
     return {
         "size": size, "tasks": list(tasks), "seed": seed, "data_seed": 0, "memory_size": memory_size,
-        "model": {"d": d, "hops": hops, "position_encoding": True, "temporal_encoding": True, "noise": noise,
-                  "init_std": 0.1, "linear_start": linear_start, "linear_start_patience": 4, "linear_start_lr": 0.5},
+        "model": {**dataclasses.asdict(Config()), "d": d, "hops": hops, "noise": noise, "linear_start": linear_start},
         "train": {"epochs": epochs, "step_epochs": anneal, "lr": lr * batch_size, "batch_size": batch_size,
                   "clip_grad": 40 / batch_size, "seed": seed, "device": device},
     }
