@@ -93,6 +93,27 @@ def test_erase_then_add_on_the_focused_row_only():
     torch.testing.assert_close(ntm.write(memory, w2, e2, a2)[0, 1], torch.full((3,), 0.25 + 2.0))
 
 
+
+def test_shift_by_up_to_two_matches_rolls_and_one_write_head_matches_the_product_formula():
+    # the shift is one unfold and matmul: check it against Σ_o s(o) roll(w, o) for R = 2
+    w, s = _dist(2, 3, 9), torch.softmax(torch.randn(2, 3, 5), -1)
+    ref = sum(s[..., 2 + o, None] * w.roll(o, dims=-1) for o in range(-2, 3))
+    torch.testing.assert_close(ntm.shift(w, s), ref)
+    # one write head takes a fused path: same as M(i)[1 - w(i) e] + w(i) a written out
+    memory, w1 = torch.randn(2, 6, 4), _dist(2, 1, 6)
+    e, a = torch.rand(2, 1, 4), torch.randn(2, 1, 4)
+    ref = memory * (1 - w1[:, 0, :, None] * e[:, 0, None, :]) + w1[:, 0, :, None] * a[:, 0, None, :]
+    torch.testing.assert_close(ntm.write(memory, w1, e, a), ref)
+
+
+def test_length_curriculum_grows_the_longest_length_then_holds_it():
+    tc = ntm.TrainConfig(min_len=1, max_len=20, curriculum=100, curriculum_start=2)
+    longest = [ntm.longest_length(tc, s) for s in range(0, 200, 10)]
+    assert longest[0] == 2 and longest[-1] == 20 and longest == sorted(longest)
+    assert ntm.longest_length(ntm.TrainConfig(max_len=20), 0) == 20  # off: the full range from the start
+    draw = algorithmic.sampler("copy", 0, 4, 1, 20)
+    assert all(draw(s, 3).mask.sum(1)[0] <= 3 for s in range(20))  # lengths drawn in [1, 3]
+
 def test_read_is_the_weighted_sum_of_rows():
     memory = torch.arange(12.0).view(1, 4, 3)
     w = torch.tensor([[[0.5, 0.0, 0.5, 0.0]]])

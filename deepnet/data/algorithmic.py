@@ -152,11 +152,15 @@ def generator(seed, index=0):
 
 
 def sampler(task, seed, batch, min_len, max_len, bits=8, **opts):
-    """step -> Batch: the training batch of that step, its length drawn uniformly in [min_len, max_len]."""
+    """step -> Batch: the training batch of that step, its length drawn uniformly in [min_len, max_len].
 
-    def draw(step):
+    draw(step, longest) draws in [min_len, longest] instead (a length curriculum, see systems/ntm.py).
+    """
+
+    def draw(step, longest=None):
         g = generator(seed, step)
-        length = int(torch.randint(min_len, max_len + 1, (1,), generator=g))
+        hi = max_len if longest is None else max(min_len, min(longest, max_len))
+        length = int(torch.randint(min_len, hi + 1, (1,), generator=g))
         return make(task, batch, length, bits, g, **opts)
 
     return draw

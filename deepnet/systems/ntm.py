@@ -105,11 +105,16 @@ def shift(w_g, s):
     """w̃(i) = Σ_j w^g(j) s(i − j), indices modulo N (a circular convolution).
 
     w_g (B, H, N); s (B, H, 2R+1), s[..., R + o] the weight of a shift by o in -R..R.
-    roll(w, o)[i] = w[i − o], so w̃ = Σ_o s(o) roll(w^g, o): 2R+1 rolls, no loop over N.
+    Pad w^g circularly by R on each side; the window of 2R+1 padded entries starting at i holds
+    w^g(i − R) .. w^g(i + R), i.e. w^g(i − o) for o = R .. −R: the window times s reversed is w̃(i).
+    One cat, one unfold (a view) and one matmul: no loop over N or over the shifts.
     """
     R = (s.shape[-1] - 1) // 2
-    rolled = torch.stack([w_g.roll(o, dims=-1) for o in range(-R, R + 1)], dim=-1)  # (B, H, N, 2R+1)
-    return (rolled * s[..., None, :]).sum(-1)  # (B, H, N)
+    if R == 0:
+        return w_g * s
+    padded = torch.cat([w_g[..., -R:], w_g, w_g[..., :R]], dim=-1)  # (B, H, N + 2R)
+    windows = padded.unfold(-1, 2 * R + 1, 1)  # (B, H, N, 2R+1), windows[..., i, k] = w^g(i − R + k)
+    return (windows @ s.flip(-1)[..., None]).squeeze(-1)  # (B, H, N)
 
 
 def sharpen(w_s, gamma):
@@ -132,6 +137,9 @@ def write(memory, w, e, a):
     M'(i) = M̃(i) + Σ_h w_h(i) a_h
     memory (B, N, M), w (B, W, N), e and a (B, W, M) -> (B, N, M).
     """
+    if w.shape[1] == 1:  # one write head (the paper's copy): both outer products in one matmul
+        we, wa = (w.transpose(1, 2) @ torch.cat([e, a], dim=-1)).chunk(2, dim=-1)  # (B, N, 1) @ (B, 1, 2M)
+        return memory * (1 - we) + wa  # (B, N, M)
     keep = (1 - w[..., None] * e[:, :, None, :]).prod(dim=1)  # (B, W, N, M) -> (B, N, M)
     return memory * keep + w.transpose(1, 2) @ a  # (B, N, W) @ (B, W, M) -> (B, N, M)
 
@@ -187,15 +195,15 @@ class NTM(nn.Module):
 
         p = self.heads(h)
         M, P, S2 = self.M, self.P, 2 * self.S + 1
-        a_ = p[:, :self.H * P].view(B, self.H, P)  # (B, heads, P)
-        k = a_[..., :M]  # keys (B, H, M)
-        beta = F.softplus(a_[..., M])  # key strength β ≥ 0
-        g = torch.sigmoid(a_[..., M + 1])  # interpolation gate g in (0, 1)
-        gamma = 1 + F.softplus(a_[..., M + 2])  # sharpening γ ≥ 1
-        s = torch.softmax(a_[..., M + 3:M + 3 + S2], dim=-1)  # shift weighting over -R..R (B, H, 2R+1)
-        ea = p[:, self.H * P:].view(B, self.W, 2, M)  # (B, W, erase/add, M)
-        e = torch.sigmoid(ea[:, :, 0])  # erase vector e_t in (0, 1)^M
-        a = ea[:, :, 1]  # add vector a_t
+        # one split per step (not one slice per parameter: each slice costs a full-size zero tensor in backward)
+        p_heads, p_ea = p.split([self.H * P, self.W * 2 * M], dim=1)
+        k, beta_, g_, gamma_, s_ = p_heads.view(B, self.H, P).split([M, 1, 1, 1, S2], dim=-1)  # (B, heads, ·)
+        beta = F.softplus(beta_.squeeze(-1))  # key strength β ≥ 0, (B, H)
+        g = torch.sigmoid(g_.squeeze(-1))  # interpolation gate g in (0, 1)
+        gamma = 1 + F.softplus(gamma_.squeeze(-1))  # sharpening γ ≥ 1
+        s = torch.softmax(s_, dim=-1)  # shift weighting over -R..R (B, H, 2R+1)
+        e_, a = p_ea.view(B, self.W, 2 * M).split([M, M], dim=-1)  # (B, W, M) each
+        e = torch.sigmoid(e_)  # erase vector e_t in (0, 1)^M; a = a_t, the add vector
 
         # all heads address the memory as it was before this step's write (one batched computation)
         w_c = content_weighting(k, beta, memory)
@@ -308,6 +316,21 @@ class TrainConfig:
     seed: int = 0  # initialisation and training batches
     threads: int = 0  # CPU threads (0: torch's default)
     max_seconds: float = 0.0  # stop after this wall time too (0: no limit)
+    curriculum: int = 0  # steps over which the longest training length grows from curriculum_start to max_len (0: off)
+    curriculum_start: int = 2  # longest training length at step 0 when the curriculum is on
+
+
+def longest_length(tc, step):
+    """The longest sequence length drawn at `step`: a linear length curriculum (short sequences first).
+
+    Graves et al. train on lengths 1-20 from the start. With curriculum > 0 the longest length grows
+    from curriculum_start to max_len over the first `curriculum` steps (short sequences first). For
+    copy with Adam it did not help in our tuning runs (experiments/ntm_copy.py says by how much), so
+    it is off by default.
+    """
+    if tc.curriculum <= 0 or step >= tc.curriculum:
+        return tc.max_len
+    return min(tc.max_len, tc.curriculum_start + (tc.max_len - tc.curriculum_start) * step // tc.curriculum)
 
 
 def _optimizer(model, tc):
@@ -368,7 +391,7 @@ def train(model_cfg, tc, run_dir, resume=False, log=print, device="cpu"):
         if tc.max_seconds and time.perf_counter() - t0 > tc.max_seconds:
             log(f"stopped at step {step}: --max-seconds {tc.max_seconds} reached")
             break
-        b = draw(step)
+        b = draw(step, longest_length(tc, step))
         _, loss = model(b.x.to(device), b.y.to(device), b.mask.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
