@@ -14,6 +14,7 @@ and writes out_dir/result.json as DESIGN's contract says. Nothing here knows a m
 
 import dataclasses
 import importlib
+import inspect
 import json
 import shutil
 import time
@@ -79,7 +80,9 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     seconds = time.perf_counter() - t0
-    targets = exp.targets(profile)
+    # an experiment whose targets depend on what its config trains takes the config too
+    takes_cfg = len(inspect.signature(exp.targets).parameters) > 1
+    targets = exp.targets(profile, cfg) if takes_cfg else exp.targets(profile)
     result = {
         "schema_version": 1,
         "experiment": exp.NAME,
