@@ -140,7 +140,7 @@ def _run_one(exp, profile, out, seed, overrides, command, keep, device, skip_ok)
         mark = "" if t is None else (" ✓ met" if result["met"][k] else " ✗ NOT met")
         goal = "" if t is None else f"  target {t['op']} {t.get('value', t.get('metric'))}"
         std = result["metrics"].get(k + "_std")
-        std = f" ± {std:.4g}" if std is not None else ""
+        std = f" ± {std:.4g}" if std is not None and len(result["seeds"]) > 1 else ""  # one seed: no spread
         print(f"   {k} = {v:.4g}{std}{goal}{mark}")
     print(f"   {result['seconds']:.1f} s -> {out / exp.NAME / 'result.json'}", flush=True)
     return 0
