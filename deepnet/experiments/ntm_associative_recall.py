@@ -10,7 +10,6 @@ Both models train on the same batches for the same steps and learning-rate grid;
 on fixed sets of each number of items. Metric: cost per sequence (bits) and bits wrong.
 """
 
-import statistics
 from dataclasses import dataclass
 from typing import Literal
 
@@ -93,11 +92,9 @@ def run(cfg, out_dir, profile):
                 if cfg.seeds > 1:
                     metrics[f"{kind}_{key}_items_{n}_std"] = std
             series.setdefault(f"{kind}_cost_vs_items", []).append([n, metrics[f"{kind}_cost_bits_items_{n}"]])
-        metrics[f"{kind}_val_cost_bits"] = statistics.mean(s["best"]["val_cost_bits"] for _, s in rs)
-        metrics[f"{kind}_lr"] = rs[0][1]["lr"]
-        metrics[f"{kind}_train_seconds"] = statistics.mean(s["seconds"] for _, s in rs)
-        metrics[f"{kind}_params"] = sum(p.numel() for p in rs[0][0].parameters())
-        series[f"{kind}_val_cost_by_lr"] = grids[kind]
+        m, sr = ntm.training_summary(kind, rs, grids[kind])
+        metrics.update(m)
+        series.update(sr)
     _plot(series, cfg, out_dir / "cost_vs_items.png")
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],
             "artifacts": ["cost_vs_items.png", "model/"], "device": "cpu"}

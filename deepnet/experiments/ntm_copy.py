@@ -26,7 +26,6 @@ test sets), each model given one run per setting at 1000 updates, seed 0 unless 
     rate. The quick profile clips both models at 10 (same loop, same batches).
 """
 
-import statistics
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,14 +135,9 @@ def run(cfg, out_dir, profile):
                 if cfg.seeds > 1:
                     metrics[f"{kind}_{key}_len_{L}_std"] = std
             series.setdefault(f"{kind}_bits_wrong_vs_length", []).append([L, metrics[f"{kind}_bits_wrong_len_{L}"]])
-        metrics[f"{kind}_val_cost_bits"] = statistics.mean(s["best"]["val_cost_bits"] for _, s in rs)
-        metrics[f"{kind}_lr"] = rs[0][1]["lr"]
-        metrics[f"{kind}_train_seconds"] = statistics.mean(s["seconds"] for _, s in rs)
-        metrics[f"{kind}_params"] = sum(p.numel() for p in rs[0][0].parameters())
-        metrics[f"{kind}_train_sequences"] = rs[0][1]["sequences"]
-        series[f"{kind}_val_cost_vs_sequences"] = [[h["sequences"], h["val_cost_bits"]]
-                                                   for h in rs[0][1]["history"] if "sequences" in h]
-        series[f"{kind}_val_cost_by_lr"] = grids[kind]
+        m, sr = ntm.training_summary(kind, rs, grids[kind])
+        metrics.update(m)
+        series.update(sr)
 
     _plot_lengths(series, cfg, out_dir / "error_vs_length.png")
     arts = ["error_vs_length.png", "model/"]

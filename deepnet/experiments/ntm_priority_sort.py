@@ -12,7 +12,6 @@ Both models train on the same generated batches for the same number of steps wit
 learning-rate grid (chosen on validation), and are tested once on a fixed set.
 """
 
-import statistics
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,14 +91,9 @@ def run(cfg, out_dir, profile):
             metrics[f"{kind}_{key}"], std = mean_std([s[key] for s in scores])
             if cfg.seeds > 1:
                 metrics[f"{kind}_{key}_std"] = std
-        metrics[f"{kind}_val_cost_bits"] = statistics.mean(s["best"]["val_cost_bits"] for _, s in rs)
-        metrics[f"{kind}_lr"] = rs[0][1]["lr"]
-        metrics[f"{kind}_train_seconds"] = statistics.mean(s["seconds"] for _, s in rs)
-        metrics[f"{kind}_params"] = sum(p.numel() for p in rs[0][0].parameters())
-        metrics[f"{kind}_train_sequences"] = rs[0][1]["sequences"]
-        series[f"{kind}_val_cost_vs_sequences"] = [[h["sequences"], h["val_cost_bits"]]
-                                                   for h in rs[0][1]["history"] if "sequences" in h]
-        series[f"{kind}_val_cost_by_lr"] = grids[kind]
+        m, sr = ntm.training_summary(kind, rs, grids[kind])
+        metrics.update(m)
+        series.update(sr)
     metrics["chance_cost_bits"] = float(cfg.n_out * cfg.bits)  # outputs of 1/2: one bit per target bit
     _plot_curves(series, metrics, out_dir / "cost_curves.png")
     b = algorithmic.fixed_set("priority_sort", (cfg.n_in,), 1, seed=3_000, bits=cfg.bits, **opts)[cfg.n_in]

@@ -47,6 +47,7 @@ a run folder (config.json, checkpoint.pt, best.pt, metrics.jsonl) and can resume
 
 import json
 import math
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -528,3 +529,20 @@ def plot_weightings(model, batch, title, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def training_summary(kind, runs, grid):
+    """Metrics and series every NTM experiment reports for one model kind ("ntm" or "lstm").
+
+    runs: [(model, fit result), ...] over the seeds (train_seeds); grid: [[lr, validation cost], ...].
+    """
+    first = runs[0][1]
+    metrics = {f"{kind}_val_cost_bits": statistics.mean(r["best"]["val_cost_bits"] for _, r in runs),
+               f"{kind}_lr": first["lr"],
+               f"{kind}_train_seconds": statistics.mean(r["seconds"] for _, r in runs),
+               f"{kind}_params": sum(p.numel() for p in runs[0][0].parameters()),
+               f"{kind}_train_sequences": first["sequences"]}
+    series = {f"{kind}_val_cost_vs_sequences": [[h["sequences"], h["val_cost_bits"]]
+                                                 for h in first["history"] if "sequences" in h],
+              f"{kind}_val_cost_by_lr": grid}
+    return metrics, series
