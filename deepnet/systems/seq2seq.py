@@ -422,6 +422,7 @@ def bleu_signature(lowercase=False):
 
 def make_splits(bitext, src_tok, tgt_tok, max_len):
     """Bitext of raw strings -> Splits of (N, S) source and (N, T) target id tensors, padded with 0."""
+    from deepnet.data import multi30k
     from deepnet.data.common import ArrayDataset, Splits
 
     def part(p):
@@ -429,7 +430,7 @@ def make_splits(bitext, src_tok, tgt_tok, max_len):
                             pad_batch([tgt_tok.encode(s) for s in p.tgt], max_len))
 
     return Splits(name="multi30k", train=part(bitext.train), val=part(bitext.val), test=part(bitext.test),
-                  classes=[], input_shape=(), licence="non-commercial research and education",
+                  classes=[], input_shape=(), licence=multi30k.LICENCE,
                   notes=f"task 1 {bitext.src_lang}->{bitext.tgt_lang}; subword ids, cut to {max_len}")
 
 
