@@ -115,6 +115,37 @@ def test_written_out_and_fused_lm_agree_and_tie():
     torch.testing.assert_close(a(x, x)[1], b(x, x)[1])
 
 
+def test_adaptive_softmax_is_a_distribution_and_learns_brown(data_dir, tmp_path):
+    from deepnet.data.common import ArrayDataset, Splits
+    from deepnet.errors import ConfigError
+    from deepnet.systems import rnn_lm
+
+    torch.manual_seed(0)
+    cfg = rnn_lm.Config(level="word", embed=16, hidden=16, softmax="adaptive", cutoffs=(5, 20), cpu_bf16=True)
+    m = rnn_lm.RNNLM(50, cfg).eval()
+    x, y = torch.randint(0, 50, (3, 7)), torch.randint(0, 50, (3, 7))
+    with torch.autocast("cpu", torch.bfloat16):  # the head runs in fp32 under autocast too
+        logp, loss, _ = m.step(x, y)
+        none, loss2, _ = m.step(x, y, logits=False)
+    torch.testing.assert_close(logp.exp().sum(-1), torch.ones(3, 7))  # normalised over all 50 words
+    torch.testing.assert_close(loss, -logp.gather(2, y[..., None]).mean())  # the loss is -log P(y)
+    assert none is None and float(loss2.detach()) == float(loss.detach())
+    assert len(m.generate([1, 2], 4)) == 4
+    for bad, msg in [(dict(tie=True), "--tie"), (dict(cutoffs=(20, 5)), "--cutoffs must increase"),
+                     (dict(cutoffs=(5, 49)), "--cutoffs must increase")]:
+        with pytest.raises(ConfigError, match=msg):
+            rnn_lm.RNNLM(50, rnn_lm.Config(level="word", embed=16, hidden=16, softmax="adaptive", **bad))
+
+    b = text.brown.load()  # learns real words: the first 60,000 training words, ids sorted by frequency
+    data = Splits("brown", ArrayDataset(b.train.x[:60_000], b.train.y[:60_000]),
+                  ArrayDataset(b.val.x[:5000], b.val.y[:5000]), ArrayDataset(b.val.x[5000:10000], b.val.y[5000:10000]),
+                  classes=b.classes)
+    model, r = _tiny_lm_run(tmp_path, data, steps=600, level="word", softmax="adaptive")
+    # uniform over 13,189 words is 9.49 nats; a unigram model of the same 60,000 words (add-0.5) scores
+    # 6.41 on these validation words: the net must use the context to go below it (measured 6.07)
+    assert r["best"]["val_loss"] < 6.25, r["best"]
+
+
 def test_sample_command_messages(data_dir, tmp_path, capsys):
     from deepnet.cli import main
 
@@ -273,3 +304,20 @@ def test_train_and_eval_nplm_through_the_cli(data_dir, tmp_path, capsys, monkeyp
     m = json.loads(capsys.readouterr().out)
     # a few steps of a tiny model: better than uniform over |V| = 13,189 words
     assert m["words"] == 5_000 - 1 and m["perplexity"] < 13_189 and 0 <= m["accuracy"] < 1
+
+
+def test_fig4_word_vectors_reuses_a_trained_nplm(data_dir, tmp_path):
+    import json
+
+    from deepnet.cli import main
+
+    assert main(["reproduce", "fig4_word_vectors", "--smoke", "--out", str(tmp_path / "a")]) == 0
+    model = tmp_path / "a" / "fig4_word_vectors" / "model"
+    assert main(["reproduce", "fig4_word_vectors", "--smoke", "--out", str(tmp_path / "b"),
+                 "--model-run", str(model)]) == 0
+    a, b = (json.loads((tmp_path / p / "fig4_word_vectors" / "result.json").read_text())["metrics"] for p in "ab")
+    for key in ("category_knn_purity", "within_minus_between_cosine", "ppmi_category_knn_purity"):
+        assert a[key] == pytest.approx(b[key], abs=1e-6), key  # the same vectors, whether trained or loaded
+    assert "nplm_seconds" in a and "nplm_seconds" not in b
+    assert main(["reproduce", "fig4_word_vectors", "--smoke", "--out", str(tmp_path / "c"), "--min-count", "30",
+                 "--model-run", str(model)]) != 0  # another vocabulary than the model's

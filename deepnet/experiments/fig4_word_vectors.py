@@ -13,6 +13,9 @@ for a count-based baseline on the same corpus and dimension (positive pointwise 
 information of a ±2-word window, reduced by truncated SVD) and for random vectors tell what
 the learned geometry adds. Figures: a t-SNE map (scikit-learn) of the category words, and
 nearest-neighbour lists for probe words (neighbours.txt).
+
+`--model-run DIR` takes the vectors of an NPLM already trained on the same Brown vocabulary
+(e.g. the model/ folder nplm_brown leaves) instead of training one here.
 """
 
 import math
@@ -25,7 +28,8 @@ from deepnet.core.runtime import idle_threads, seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import text
 from deepnet.data.common import ArrayDataset, Splits
-from deepnet.systems import nplm
+from deepnet.errors import ConfigError
+from deepnet.systems import load_run, nplm
 
 NAME = "fig4_word_vectors"
 CLAIM = ("A network trained to predict the next word learns word vectors in which semantically related words are "
@@ -66,6 +70,7 @@ class Config:
     cpu_bf16: bool = True  # bf16 autocast on a CPU for the NPLM
     embed_init: float = 0.01  # std of the initial word vectors: with torch's N(0, 1) one epoch left them
     #                           mostly random (kNN purity 0.20 against 0.12 for random vectors)
+    model_run: str = ""  # run folder of an NPLM trained on Brown (e.g. nplm_brown's model/) to use instead
     seed: int = 0
     threads: int = 0  # CPU threads (0: idle cores now)
 
@@ -139,25 +144,32 @@ def run(cfg, out_dir, profile):
     index = {w: i for i, w in enumerate(vocab)}
 
     # 1. NPLM word vectors (checkpoint chosen on validation; the test part is not needed here)
-    win = {p: ArrayDataset(*nplm.windows(part.x, part.y, cfg.context))
-           for p, part in (("train", train), ("val", cut(data.val)), ("test", cut(data.test)))}
-    ncfg = nplm.Config(context=cfg.context, embed=cfg.embed, hidden=cfg.hidden, cpu_bf16=cfg.cpu_bf16,
-                       embed_init=cfg.embed_init)
-    model = nplm.NPLM(V, ncfg)
-    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr, schedule="cosine",
-                       warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed, threads=threads,
-                       progress=False, log_every=100)
-    r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg, out_dir / "model",
-            {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}}, metrics=None, test=False)
-    best = torch.load(out_dir / "model" / "best.pt", map_location="cpu", weights_only=True)["model"]
-    neural = best["C.weight"].float().numpy()  # (V, m)
+    if cfg.model_run:
+        neural, metrics, artifacts = _vectors_of_run(cfg.model_run, vocab), {}, []
+    else:
+        win = {p: ArrayDataset(*nplm.windows(part.x, part.y, cfg.context))
+               for p, part in (("train", train), ("val", cut(data.val)), ("test", cut(data.test)))}
+        ncfg = nplm.Config(context=cfg.context, embed=cfg.embed, hidden=cfg.hidden, cpu_bf16=cfg.cpu_bf16,
+                           embed_init=cfg.embed_init)
+        model = nplm.NPLM(V, ncfg)
+        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
+                           schedule="cosine", warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed,
+                           threads=threads, progress=False, log_every=100)
+        r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg,
+                out_dir / "model", {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}},
+                metrics=None, test=False)
+        best = torch.load(out_dir / "model" / "best.pt", map_location="cpu", weights_only=True)["model"]
+        neural = best["C.weight"].float().numpy()  # (V, m)
+        metrics = {"nplm_val_ppl": math.exp(r["best"]["val_loss"]), "nplm_seconds": r["seconds"]}
+        artifacts = ["model/"]
+    dim = neural.shape[1]  # the baselines get the NPLM's dimension
 
     # 2. baselines of the same dimension
     ids = np.concatenate([train.x[:1].numpy(), train.y.numpy()])
-    counted = ppmi_svd(ids, V, cfg.embed, cfg.window, cfg.seed)
-    rand = np.random.default_rng(cfg.seed).standard_normal((V, cfg.embed))
+    counted = ppmi_svd(ids, V, dim, cfg.window, cfg.seed)
+    rand = np.random.default_rng(cfg.seed).standard_normal((V, dim))
 
-    metrics = {"nplm_val_ppl": math.exp(r["best"]["val_loss"]), "nplm_seconds": r["seconds"]}
+    metrics["vector_size"] = dim
     for name, vecs in (("", neural), ("ppmi_", counted), ("random_", rand)):
         purity, gap, within, between, n_words = category_scores(vecs, index, cfg.k)
         metrics.update({f"{name}category_knn_purity": purity, f"{name}within_minus_between_cosine": gap,
@@ -168,7 +180,18 @@ def run(cfg, out_dir, profile):
     _neighbours(neural, counted, vocab, index, out_dir / "neighbours.txt")
     _tsne(neural, index, cfg.seed, out_dir / "word_vectors_tsne.png")
     return {"metrics": metrics, "series": {}, "seeds": [cfg.seed],
-            "artifacts": ["word_vectors_tsne.png", "neighbours.txt", "model/"], "device": "cpu"}
+            "artifacts": ["word_vectors_tsne.png", "neighbours.txt"] + artifacts, "device": "cpu"}
+
+
+def _vectors_of_run(run_dir, vocab):
+    """The word vectors C (V, m) of a trained NPLM run, whose vocabulary must be this one."""
+    model = load_run(run_dir)
+    if model.run_config.get("system") != "nplm":
+        raise ConfigError(f"--model-run {run_dir}: not an nplm run (its system is {model.run_config.get('system')!r})")
+    if model.run_config["data"].get("classes") != list(vocab):
+        raise ConfigError(f"--model-run {run_dir}: its vocabulary is not this Brown vocabulary "
+                          "(train it with the same --min-count on brown)")
+    return model.C.weight.detach().float().numpy()  # (V, m)
 
 
 def _neighbours(neural, counted, vocab, index, path, n=8):

@@ -60,10 +60,12 @@ class Config:
     #                           258 from torch's N(0, 1) at lr 2e-3, 202 from std 0.01 at lr 3e-3)
     nplm_lr: float = 2e-3  # NPLM AdamW rate
     nplm_batch: int = 512  # NPLM minibatch
-    epochs: int = 1  # passes over the 800,000 training words, NPLM and LSTM alike
+    epochs: int = 1  # NPLM: passes over the 800,000 training words
+    lstm_epochs: int = 0  # LSTM: passes over the training words (0: as many as the NPLM)
     lstm: bool = True  # also train the LSTM LM (the quick profile leaves it out: 5 minutes do not hold both)
     patience: int = 2  # NPLM and LSTM: stop after this many epochs without validation progress
-    lstm_hidden: int = 256  # LSTM: state size (= embedding size, weights tied)
+    lstm_hidden: int = 256  # LSTM: state size (= embedding size; weights tied with the full softmax)
+    lstm_softmax: str = "full"  # LSTM output layer: full softmax (tied) or adaptive (Grave et al. 2017, untied)
     lstm_layers: int = 1  # LSTM layers
     lstm_dropout: float = 0.2  # LSTM dropout
     lstm_lr: float = 3e-3  # LSTM AdamW rate
@@ -155,13 +157,14 @@ def run(cfg, out_dir, profile):
                    mix_test_ppl=float(np.exp(-np.log(lam * p_test[0] + (1 - lam) * p_test[1]).mean())))
     series["mix_val_ppl_vs_weight"] = [[float(g), v] for g, v in zip(grid, mix_val)]
 
-    # 3. word-level LSTM LM, same number of passes over the training words
+    # 3. word-level LSTM LM
     if cfg.lstm:
         lcfg = rnn_lm.Config(level="word", embed=cfg.lstm_hidden, hidden=cfg.lstm_hidden, layers=cfg.lstm_layers,
-                             dropout=cfg.lstm_dropout, tie=True, bptt=cfg.bptt, cpu_bf16=cfg.cpu_bf16)
+                             dropout=cfg.lstm_dropout, tie=cfg.lstm_softmax == "full", softmax=cfg.lstm_softmax,
+                             bptt=cfg.bptt, cpu_bf16=cfg.cpu_bf16)
         seed_everything(cfg.seed)
         lstm = rnn_lm.RNNLM(V, lcfg)
-        ltcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.lstm_batch, optimizer="adamw", lr=cfg.lstm_lr,
+        ltcfg = TrainConfig(epochs=cfg.lstm_epochs or cfg.epochs, batch_size=cfg.lstm_batch, optimizer="adamw", lr=cfg.lstm_lr,
                             schedule="cosine", warmup=0.02, clip_grad=1.0, patience=cfg.patience, device=cfg.device,
                             seed=cfg.seed, threads=threads, progress=False, log_every=50)
         lr_ = rnn_lm.fit(lstm, data, ltcfg, out_dir / "scratch" / "lstm",

@@ -9,6 +9,13 @@ for long. The model here:
     h_t = LSTM(e_t, h_{t-1})  (or GRU, tanh RNN)   L stacked layers, dropout between (B, T, H)
     P(w_{t+1} | w_1..w_t) = softmax(W h_t + b)     W may be tied to E (Press & Wolf 2017)
 
+For large word vocabularies the softmax can be the adaptive softmax of Grave et al. 2017
+(`--softmax adaptive`, torch's AdaptiveLogSoftmaxWithLoss): the most frequent words and one
+entry per rarer cluster are scored against h_t; a word in cluster c gets
+P(c | h) P(w | c, h), the second factor from a smaller projection of h. It is an exact,
+normalised distribution (perplexities stay comparable) that costs a fraction of the full
+softmax when, as in our vocabularies, ids are sorted most frequent first.
+
 Training is truncated backpropagation through time (Williams & Peng 1990): the text is cut
 into B parallel streams, read in windows of `bptt` steps; the state at the end of one window
 starts the next (its values carried over, its graph cut), so the model sees context longer
@@ -54,7 +61,10 @@ class Config:
     hidden: int = 512  # state size of each layer
     layers: int = 1  # stacked recurrent layers
     dropout: float = 0.0  # dropout on embeddings, between layers and before the softmax
-    tie: bool = False  # share the embedding matrix with the output layer
+    tie: bool = False  # share the embedding matrix with the output layer (full softmax only)
+    softmax: Literal["full", "adaptive"] = "full"  # output layer: full softmax, or adaptive (Grave et al. 2017)
+    cutoffs: tuple[int, ...] = (2000, 6000)  # adaptive: ids below 2000 in the head, then clusters [2000, 6000), ...
+    div_value: float = 4.0  # adaptive: each further cluster projects h to hidden / div_value^c dimensions
     fused: bool = True  # torch's fused recurrent kernel (False: the written-out cells, slower)
     bptt: int = 128  # truncated BPTT window (time steps per training batch)
     max_steps: int = 0  # stop training after this many steps (0: the epochs decide)
@@ -73,23 +83,49 @@ class RNNLM(nn.Module):
         super().__init__()
         if cfg.tie and cfg.embed != cfg.hidden:
             raise ConfigError(f"--tie needs --embed equal to --hidden (got {cfg.embed} and {cfg.hidden})")
+        if cfg.softmax not in ("full", "adaptive"):
+            raise ConfigError(f"--softmax must be full or adaptive, got {cfg.softmax!r}")
         self.cfg = cfg
         self.embedding = nn.Embedding(vocab_size, cfg.embed)
         self.rnn = Recurrent(cfg.cell, cfg.embed, cfg.hidden, cfg.layers, cfg.dropout, fused=cfg.fused)
         self.drop = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(cfg.hidden, vocab_size)
-        if cfg.tie:
-            self.head.weight = self.embedding.weight  # one (V, H) matrix reads and writes tokens
+        if cfg.softmax == "adaptive":
+            if cfg.tie:
+                raise ConfigError("--tie shares the embedding with a full softmax: use --softmax full or --no-tie")
+            cut = list(cfg.cutoffs)
+            if not cut or cut != sorted(set(cut)) or cut[0] <= 0 or cut[-1] >= vocab_size - 1:
+                raise ConfigError(f"--cutoffs must increase within 1..{vocab_size - 2} for this vocabulary of "
+                                  f"{vocab_size:,} tokens (got {cut}); the adaptive softmax is for large vocabularies")
+            self.head = nn.AdaptiveLogSoftmaxWithLoss(cfg.hidden, vocab_size, cut, div_value=cfg.div_value)
+        else:
+            self.head = nn.Linear(cfg.hidden, vocab_size)
+            if cfg.tie:
+                self.head.weight = self.embedding.weight  # one (V, H) matrix reads and writes tokens
 
-    def step(self, x, y=None, state=None):
-        """x (B, T) ids, y (B, T) targets or None, state from the previous window -> (logits, loss, state)."""
+    def step(self, x, y=None, state=None, logits=True):
+        """x (B, T) ids, y (B, T) targets or None, state from the previous window -> (logits, loss, state).
+
+        logits (B, T, V) are scores whose softmax is P(w_{t+1} | ...) (log-probabilities for the
+        adaptive softmax); logits=False skips them where only the loss is wanted (training,
+        evaluation), which saves the adaptive softmax its (B, T, V) output.
+        """
         e = self.drop(self.embedding(x))  # (B, T, E)
         h, state = self.rnn(e, state)  # (B, T, H)
-        logits = self.head(self.drop(h))  # (B, T, V)
+        h = self.drop(h)
+        if self.cfg.softmax == "adaptive":
+            z, loss = None, None
+            with torch.autocast(device_type=h.device.type, enabled=False):  # its index_copy wants one dtype
+                flat = h.flatten(0, 1).float()  # (B*T, H)
+                if y is not None:  # E = -(1/BT) Σ log P(y_t | x_≤t), nats per token
+                    loss = self.head(flat, y.flatten()).loss
+                if logits or y is None:
+                    z = self.head.log_prob(flat).view(*x.shape, -1)  # (B, T, V)
+            return z, loss, state
+        z = self.head(h)  # (B, T, V)
         loss = None
         if y is not None:  # E = -(1/BT) Σ log P(y_t | x_≤t), nats per token
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())  # (B*T, V) vs (B*T,)
-        return logits, loss, state
+            loss = F.cross_entropy(z.flatten(0, 1).float(), y.flatten())  # (B*T, V) vs (B*T,)
+        return z, loss, state
 
     def forward(self, x, y=None):
         """x (B, T) ids; a 1-D slice of a stream (as the engine's evaluate gives) is read as one sequence."""
@@ -111,7 +147,7 @@ class RNNLM(nn.Module):
             raise ValueError(f"temperature must be positive, got {temperature}")
         was = self.training
         self.eval()
-        device = self.head.weight.device
+        device = self.embedding.weight.device
         x = torch.tensor([prime], device=device)  # (1, P)
         logits, _, state = self.step(x)
         out = []
@@ -188,7 +224,7 @@ def sample(model, prime, n=500, temperature=0.8, top_k=0, seed=0, unknown="error
                              f"the prime holds {len(unseen)} word(s) this model never saw: {shown} "
                              f"(vocabulary: {known}{'; --unknown unk maps them to <unk>' if '<unk>' in index else ''})")
     ids = [index.get(t, index.get("<unk>")) for t in tokens]
-    g = torch.Generator(device=model.head.weight.device).manual_seed(seed)
+    g = torch.Generator(device=model.embedding.weight.device).manual_seed(seed)
     out = model.generate(ids, n, temperature, top_k, generator=g)
     return detokenize(tokens + [vocab[i] for i in out], cfg.level), notes
 
@@ -217,7 +253,7 @@ def evaluate_stream(model, data, device, batch=16, bptt=256, max_tokens=0, autoc
     for i in range(0, X.shape[1], bptt):
         xb, yb = X[:, i:i + bptt], Y[:, i:i + bptt]
         with autocast():
-            _, loss, state = model.step(xb, yb, state)
+            _, loss, state = model.step(xb, yb, state, logits=False)
         total += float(loss) * yb.numel()
         count += yb.numel()
     model.train(was)
@@ -312,7 +348,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
             hstate = None  # a new pass starts every stream afresh
         xb, yb = X[:, col:col + mcfg.bptt], Y[:, col:col + mcfg.bptt]  # (B, bptt)
         with autocast():
-            _, loss, hstate = model.step(xb, yb, hstate)
+            _, loss, hstate = model.step(xb, yb, hstate, logits=False)
         hstate = detach_state(hstate)  # carry the values, cut the graph: truncated BPTT
         if mcfg.reset_prob > 0:
             keep = (torch.rand(1, X.shape[0], 1, device=device) >= mcfg.reset_prob).float()  # (1, B, 1)
