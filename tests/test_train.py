@@ -46,6 +46,18 @@ def test_small_mlp_learns_digits(data, tmp_path):
     assert acc == pytest.approx(r["test"]["accuracy"], abs=1e-6)
 
 
+def test_cpu_bf16_autocast_trains_in_bf16_and_learns(data, tmp_path):
+    model = new_model(data)
+    seen = set()
+    model.net[0].register_forward_hook(lambda m, i, o: seen.add(o.dtype))  # the first Linear layer
+    cfg = TrainConfig(epochs=10, batch_size=32, lr=0.1, schedule="cosine", monitor="accuracy", progress=False,
+                      device="cpu", cpu_bf16=True)
+    r = fit(model, data, cfg, tmp_path / "run", run_config(data))
+    assert seen == {torch.bfloat16}  # training, validation and test ran under bf16 autocast
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights stay fp32
+    assert r["test"]["accuracy"] >= 0.95  # as good as the fp32 run, within bf16's rounding
+
+
 def test_batches_cover_each_example_once_and_resume_mid_epoch():
     x = torch.arange(10).float().unsqueeze(1)
     ds = type("D", (), {"x": x, "y": torch.arange(10), "__len__": lambda self: 10})()
