@@ -46,12 +46,12 @@ def test_small_mlp_learns_digits(data, tmp_path):
     assert acc == pytest.approx(r["test"]["accuracy"], abs=1e-6)
 
 
-def test_cpu_bf16_autocast_trains_in_bf16_and_learns(data, tmp_path):
+def test_cpu_amp_trains_in_bf16_and_learns(data, tmp_path):
     model = new_model(data)
     seen = set()
     model.net[0].register_forward_hook(lambda m, i, o: seen.add(o.dtype))  # the first Linear layer
     cfg = TrainConfig(epochs=10, batch_size=32, lr=0.1, schedule="cosine", monitor="accuracy", progress=False,
-                      device="cpu", cpu_bf16=True)
+                      device="cpu", cpu_amp=True)
     r = fit(model, data, cfg, tmp_path / "run", run_config(data))
     assert seen == {torch.bfloat16}  # training, validation and test ran under bf16 autocast
     assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights stay fp32

@@ -54,7 +54,7 @@ class TrainConfig:
     log_every: int = 50  # steps between train-loss records in metrics.jsonl
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps
     amp: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
-    cpu_bf16: bool = False  # bf16 autocast on a CPU too (weights stay fp32): worth it on CPUs with bf16
+    cpu_amp: bool = False  # bf16 autocast on a CPU too (weights stay fp32): worth it on CPUs with bf16
     #                         instructions (a (32, 64) ConvNet trained 1.9x faster on this AVX-512 EPYC)
     compile: bool = False  # torch.compile the model (opt-in: compilation takes time)
     resident: bool = True  # on an accelerator, keep the whole dataset in its memory when it fits
@@ -148,7 +148,7 @@ def accuracy(output, target):
 
 
 @torch.no_grad()
-def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True, dist=None, cpu_bf16=False):
+def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True, dist=None, cpu_amp=False):
     """Mean loss and metrics of `model` over a whole dataset (weighted by batch size).
 
     With several processes (dist), each evaluates every world-th example and the sums are added up.
@@ -161,7 +161,7 @@ def evaluate(model, data, device, batch_size=1024, metrics=accuracy, amp=True, d
     totals, n = {}, 0
     for x, y in batches(data, batch_size):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with _autocast(device, amp, cpu_bf16):
+        with _autocast(device, amp, cpu_amp):
             out, loss = model(x, y)
         vals = {"loss": loss.float(), **(metrics(out.float(), y) if metrics else {})}
         for k, v in vals.items():
@@ -190,8 +190,8 @@ def _resident(data, device, budget=0.5):
     return dataclasses.replace(data, train=moved[0], val=moved[1], test=moved[2])
 
 
-def _autocast(device, amp, cpu_bf16=False):
-    on = (amp and device.type == "cuda") or (cpu_bf16 and device.type == "cpu")
+def _autocast(device, amp, cpu_amp=False):
+    on = (amp and device.type == "cuda") or (cpu_amp and device.type == "cpu")
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
@@ -418,7 +418,7 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if augment is not None:
                 x, y = augment(x, y)
-            with _autocast(device, cfg.amp, cfg.cpu_bf16):
+            with _autocast(device, cfg.amp, cfg.cpu_amp):
                 _, loss = train_model(x, y)
             # DDP averages gradients over processes; weighting each share by its size makes the
             # result the gradient of the mean loss over the global minibatch, even when shares differ
@@ -459,7 +459,7 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
                     checkpoint(batch_in_epoch)
         bar.close()
 
-        val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_bf16)
+        val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_amp)
         rec = {"epoch": epoch + 1, "step": step, "train_loss": epoch_loss / max(epoch_n, 1),
                **{f"val_{k}": v for k, v in val.items()}, "lr": optimizer.param_groups[0]["lr"],
                "seconds": time.perf_counter() - t_start}
@@ -487,7 +487,7 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
         best_state = load_checkpoint(best_path, system=run_config.get("system"))
         final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         load_model_state(model, best_state["model"], str(best_path))
-        test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_bf16)
+        test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_amp)
         load_model_state(model, final_state)
         log.write({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
     seconds = time.perf_counter() - t_start

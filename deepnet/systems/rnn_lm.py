@@ -73,7 +73,7 @@ class Config:
     #                       partial checks are logged as val_loss_partial and never choose best.pt
     reset_prob: float = 0.0  # chance per stream and window of starting from a zero state (so that a
     #                          model trained on carried states also handles a fresh start, as in sampling)
-    cpu_bf16: bool = False  # bf16 autocast on a CPU too (on CUDA, TrainConfig.amp decides)
+    cpu_bf16: bool = False  # bf16 autocast on a CPU too, as the engine's --cpu-amp (on CUDA, TrainConfig.amp decides)
 
 
 class RNNLM(nn.Module):
@@ -261,7 +261,7 @@ def evaluate_stream(model, data, device, batch=16, bptt=256, max_tokens=0, autoc
 
 
 def _autocast_for(device, tcfg, mcfg):
-    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and mcfg.cpu_bf16)
+    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and (mcfg.cpu_bf16 or getattr(tcfg, "cpu_amp", False)))
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
