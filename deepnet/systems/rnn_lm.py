@@ -261,7 +261,8 @@ def evaluate_stream(model, data, device, batch=16, bptt=256, max_tokens=0, autoc
 
 
 def _autocast_for(device, tcfg, mcfg):
-    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and (mcfg.cpu_bf16 or getattr(tcfg, "cpu_amp", False)))
+    cpu = mcfg.cpu_bf16 or getattr(tcfg, "cpu_amp", False)
+    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and cpu)
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
