@@ -69,6 +69,7 @@ class Config:
     device: str = "auto"  # auto, cpu, cuda
     threads: int = 0  # CPU threads (0: one per idle core, from the load average)
     compile: bool = False  # torch.compile the model (pays off on GPUs for long runs)
+    cpu_amp: bool = False  # bf16 autocast on a CPU (1.9x faster steps on this AVX-512 CPU; weights fp32)
 
 
 PROFILES = {
@@ -76,7 +77,7 @@ PROFILES = {
     "quick": Config(),
     # Simard's elastic distortions on top of the shifts, longer training, 3 seeds (a long CPU run: about
     # 2.5 million training images in all)
-    "full": Config(dropout=0.25, epochs=15, elastic_alpha=34.0, seeds=3),
+    "full": Config(dropout=0.25, epochs=15, elastic_alpha=34.0, seeds=3, cpu_amp=True),
 }
 
 
@@ -99,7 +100,7 @@ def train_one(cfg, data, lr, seed, run_dir, threads, aug=True, test=True):
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum, nesterov=True,
                        weight_decay=cfg.weight_decay, schedule="onecycle", warmup=cfg.warmup, monitor="accuracy",
                        device=cfg.device, seed=seed, progress=False, threads=threads, compile=cfg.compile,
-                       eval_batch_size=1000)
+                       eval_batch_size=1000, cpu_amp=cfg.cpu_amp)
     run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
     deform = augment.digits_augment(cfg.max_shift, cfg.elastic_alpha, cfg.elastic_sigma) if aug else None
     return fit(model, data, tcfg, run_dir, run_config, augment=deform if deform and deform.steps else None, test=test)
