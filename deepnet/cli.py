@@ -86,7 +86,7 @@ def cmd_reproduce(argv, command):
     p.add_argument("--out", help="output folder (default: runs/<profile>)")
     p.add_argument("--seed", type=int, help="first seed (default: the profile's)")
     p.add_argument("--device", help="device for experiments that train on one (auto, cpu, cuda, mps)")
-    p.add_argument("--keep", action="store_true", help="also copy result.json and figures to results/<profile>/")
+    p.add_argument("--keep", action="store_true", help="also copy result.json, figures and text outputs to results/<profile>/")
     p.add_argument("-h", "--help", action="store_true")
     args, extra = p.parse_known_args(argv)
     profile = args.profile or "quick"

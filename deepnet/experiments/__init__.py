@@ -111,7 +111,7 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
         shutil.rmtree(keep, ignore_errors=True)
         keep.mkdir(parents=True)
         shutil.copy2(final / "result.json", keep / "result.json")
-        for png in final.glob("*.png"):
-            shutil.copy2(png, keep / png.name)
+        for f in [*final.glob("*.png"), *final.glob("*.txt")]:  # figures, and texts to read (samples, neighbours)
+            shutil.copy2(f, keep / f.name)
     return result
 
