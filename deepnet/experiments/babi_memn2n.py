@@ -209,7 +209,13 @@ def run(cfg, out_dir, profile):
     story = showcase(out_dir / "model", out_dir / "story_attention.png", model_of)
     series["story_attention"] = story["series"]
     artifacts.append("story_attention.png")
-    (out_dir / "story.txt").write_text(story["text"])
+    text = story["text"]
+    if ("10k", 2) in chosen and model_of != "10k task 2":  # also the best-trained model of task 2's questions
+        more = showcase(Path(chosen[("10k", 2)]["run_dir"]), out_dir / "story_attention_10k_task2.png", "10k task 2")
+        series["story_attention_10k_task2"] = more["series"]
+        artifacts.append("story_attention_10k_task2.png")
+        text += "\n" + more["text"]
+    (out_dir / "story.txt").write_text(text)
     artifacts.append("story.txt")
     _plot_tasks(metrics, out_dir / "error_by_task.png")
     artifacts.append("error_by_task.png")
