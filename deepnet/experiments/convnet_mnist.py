@@ -75,9 +75,10 @@ class Config:
 PROFILES = {
     "smoke": Config(channels=(8, 16), fc=(32,), epochs=1, n_train=2000, batch_size=64, lrs=(0.05,)),
     "quick": Config(),
-    # Simard's elastic distortions on top of the shifts, longer training, 3 seeds (a long CPU run: about
-    # 2.5 million training images in all)
-    "full": Config(dropout=0.25, epochs=15, elastic_alpha=34.0, seeds=3, cpu_amp=True),
+    # full: longer training with dropout, 3 seeds (2.5 million training images in all). Chosen on validation
+    # (seed 0, 15 epochs): shifts alone 0.9934; with Simard's elastic distortions (alpha 34, sigma 4) on top 0.9904
+    # (test 0.9928 +- 0.0006 over 3 seeds): this small net underfits the distorted digits
+    "full": Config(dropout=0.25, epochs=15, seeds=3, cpu_amp=True),
 }
 
 
@@ -128,7 +129,8 @@ def run(cfg, out_dir, profile):
     lr, first_run = first
     # only the chosen run becomes a final model: its best weights are read on the test set, once
     device = pick_device(cfg.device)
-    first_run["test"] = evaluate(load_run(first_run["run_dir"], device=device), data.test, device, 1000)
+    first_run["test"] = evaluate(load_run(first_run["run_dir"], device=device), data.test, device, 1000,
+                                 cpu_amp=cfg.cpu_amp)  # as the other seeds' test passes (fit's) run
     # the first seed's run at the chosen rate is reused, not retrained
     shutil.copytree(first_run["run_dir"], out_dir / "model")
     runs = [first_run]
