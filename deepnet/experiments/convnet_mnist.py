@@ -77,7 +77,8 @@ PROFILES = {
     "quick": Config(),
     # full: longer training with dropout, 3 seeds (2.5 million training images in all). Chosen on validation
     # (seed 0, 15 epochs): shifts alone 0.9934; with Simard's elastic distortions (alpha 34, sigma 4) on top 0.9904
-    # (test 0.9928 +- 0.0006 over 3 seeds): this small net underfits the distorted digits
+    # (test 0.9928 +- 0.0006 over 3 seeds), and 0.9912 with a net of (64, 128) maps and fc 256: the distorted
+    # digits are underfitted in 15 epochs
     "full": Config(dropout=0.25, epochs=15, seeds=3, cpu_amp=True),
 }
 
