@@ -55,7 +55,8 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps
     amp: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
     cpu_amp: bool = False  # bf16 autocast on a CPU too (weights stay fp32): worth it on CPUs with bf16
-    #                         instructions (a (32, 64) ConvNet trained 1.9x faster on this AVX-512 EPYC)
+    #                         instructions (a (32, 64) ConvNet's steps ran 1.9x faster on 1 thread of this
+    #                         AVX-512 EPYC; its MNIST time-to-99 run on 2 threads, 1.2x)
     compile: bool = False  # torch.compile the model (opt-in: compilation takes time)
     resident: bool = True  # on an accelerator, keep the whole dataset in its memory when it fits
     seed: int = 0  # seeds initialisation, shuffling and dropout

@@ -6,7 +6,8 @@ benchmarks, including questions that need reasoning over several facts.
 
 Model: MemN2N (Sukhbaatar et al. 2015) with 3 hops, adjacent weight tying, position encoding
 (PE), temporal encoding, linear start (LS) and random empty memories (RN): the paper's "PE LS RN"
-column, with PE, LS and RN done as the authors' released code does them (see systems/memory_network.py). Data: bAbI v1.2, 1k and 10k training questions per task; 10% of each task's training
+column, with PE, LS and RN done as the authors' released code does them (see systems/memory_network.py).
+Data: bAbI v1.2, 1k and 10k training questions per task; 10% of each task's training
 stories held out for validation (as the paper does). For each task several seeds are trained;
 the one with the lowest validation error is kept (the paper kept the lowest *training* error of
 10 runs: we use validation, so our pick is not tuned on data it is scored on), and its test error

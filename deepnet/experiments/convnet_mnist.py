@@ -69,7 +69,7 @@ class Config:
     device: str = "auto"  # auto, cpu, cuda
     threads: int = 0  # CPU threads (0: one per idle core, from the load average)
     compile: bool = False  # torch.compile the model (pays off on GPUs for long runs)
-    cpu_amp: bool = False  # bf16 autocast on a CPU (1.9x faster steps on this AVX-512 CPU; weights fp32)
+    cpu_amp: bool = False  # bf16 autocast on a CPU (weights fp32; steps 1.9x faster on 1 thread of this CPU)
 
 
 PROFILES = {

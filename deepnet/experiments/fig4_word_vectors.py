@@ -22,7 +22,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 from deepnet.core.runtime import idle_threads, seed_everything
 from deepnet.core.train import TrainConfig, fit
@@ -158,8 +157,7 @@ def run(cfg, out_dir, profile):
         r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg,
                 out_dir / "model", {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}},
                 metrics=None, test=False)
-        best = torch.load(out_dir / "model" / "best.pt", map_location="cpu", weights_only=True)["model"]
-        neural = best["C.weight"].float().numpy()  # (V, m)
+        neural = _vectors_of_run(out_dir / "model", vocab)
         metrics = {"nplm_val_ppl": math.exp(r["best"]["val_loss"]), "nplm_seconds": r["seconds"]}
         artifacts = ["model/"]
     dim = neural.shape[1]  # the baselines get the NPLM's dimension

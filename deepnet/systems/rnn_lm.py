@@ -180,7 +180,8 @@ def evaluate_part(model, data, device):
     """`deepnet eval`: loss (nats per token), bits per token and perplexity exp(loss) over a part,
     the state carried through the text as in training (with the run's bf16 setting)."""
     train = getattr(model, "run_config", {}).get("train", {})
-    autocast = _autocast_for(torch.device(device), SimpleNamespace(amp=train.get("amp", True)), model.cfg)
+    tcfg = SimpleNamespace(amp=train.get("amp", True), cpu_amp=train.get("cpu_amp", False))
+    autocast = _autocast_for(torch.device(device), tcfg, model.cfg)
     loss = evaluate_stream(model, data, torch.device(device), autocast=autocast)
     return {"loss": loss, "bits_per_token": loss / math.log(2), "perplexity": math.exp(loss),
             "tokens": len(data)}
@@ -261,8 +262,7 @@ def evaluate_stream(model, data, device, batch=16, bptt=256, max_tokens=0, autoc
 
 
 def _autocast_for(device, tcfg, mcfg):
-    cpu = mcfg.cpu_bf16 or getattr(tcfg, "cpu_amp", False)
-    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and cpu)
+    on = (device.type == "cuda" and tcfg.amp) or (device.type == "cpu" and (mcfg.cpu_bf16 or tcfg.cpu_amp))
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
