@@ -75,9 +75,14 @@ def test_elastic_keeps_the_image_range_and_moves_pixels_a_little():
     assert not torch.equal(out, x)
     x = torch.zeros(8, 1, 28, 28)
     x[:, :, 8:20, 8:20] = 1.0
-    out = augment.elastic(x, alpha=34.0, sigma=4.0)
+    # seeded: over 300 seeds the batch's mass changed by 5% on average, 17% at worst, and no
+    # square's centre of mass moved more than 3.1 pixels (unseeded, this once drew a 21% change)
+    out = augment.elastic(x, alpha=34.0, sigma=4.0, generator=torch.Generator().manual_seed(1))
     assert float(out.min()) >= 0 and float(out.max()) <= 1.0
     assert abs(float(out.sum()) - float(x.sum())) / float(x.sum()) < 0.2
+    rows = torch.arange(28.0)
+    centre = (out[:, 0].sum(2) * rows).sum(1) / out.sum((1, 2, 3))  # (8,) row centre of mass
+    assert float((centre - 13.5).abs().max()) < 4.0
 
 
 def test_augment_chain_passes_labels_and_refuses_steps_that_are_not_functions():
