@@ -33,12 +33,18 @@ from torch.nn import functional as F
 
 from deepnet.core.runtime import environment, pick_device, seed_everything
 
-# The fixed CPU recipe for time_to_99, chosen on MNIST validation accuracy during development: a
-# two-stage ConvNet, two epochs of one-cycle Nesterov SGD, no augmentation, bf16 autocast (validation 0.9880;
-# 0.9892 in fp32, which trains 1.9x slower on this CPU). Validation accuracies of other recipes, bf16, one
-# epoch unless said: (16, 32) 0.9844, two epochs 0.9866; (24, 48) 0.9848; (32, 64) 0.9862, with batches of 32
-# at lr 0.05 0.9870, at lr 0.2 with weight decay 0.9838. Test accuracy runs about 0.2% above validation here.
-RECIPE = dict(channels=(32, 64), fc=(128,), batchnorm=True, epochs=2, batch_size=64, lr=0.1, cpu_amp=True)
+# The fixed CPU recipe for time_to_99, chosen on MNIST validation accuracy (55,000 training images, 2 threads,
+# bf16 autocast; searched 2026-11-27): two stages (16, 32) with a 5x5 first layer, each stage max-pooled before
+# its batch norm and ReLU (`pool_early`: about 1.2x the training steps/s, measured with torch.profiler), fc 128,
+# two epochs of one-cycle Nesterov SGD, batches of 128, peak lr 0.2: validation 0.9862 / 0.9892 / 0.9876
+# (seeds 0 / 1 / 2; pooled after ReLU: 0.9874 / 0.9870 / 0.9856), 8-11 s of training. Others, seed 0: 3x3 first
+# layer 0.9842; three epochs 0.9896 (13 s); (32, 64) at batches of 64, lr 0.1 (the recipe before) 0.9862 (26 s);
+# (32, 64) pooled early, one epoch 0.9856; (32, 32) 0.9860; (24, 48) 0.9822; 7x7 first layer 0.9864; batches of
+# 64 0.9868, of 256 for 3 epochs 0.9858; peak lr 0.3 0.9874; AdamW 3e-3 0.9828; label smoothing 0.1 0.9862;
+# weight decay 5e-4 0.9870; one epoch at batches of 32 0.9846-0.9860 (7-10 s). Test accuracy has run about 0.2%
+# above validation here. The wall clock of one configuration varied by up to 1.5x between runs on this VM.
+RECIPE = dict(channels=(16, 32), first_kernel=5, pool_early=True, fc=(128,), batchnorm=True, epochs=2,
+              batch_size=128, lr=0.2, cpu_amp=True)
 
 TIME_TO_99 = r"""
 import time, sys
@@ -49,13 +55,13 @@ from deepnet.core.runtime import seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import mnist
 from deepnet.systems import convnet
-from deepnet.core.runtime import idle_threads
 R = eval(sys.argv[2])
-threads = idle_threads()
+threads = int(sys.argv[4])
 torch.set_num_threads(threads)
 data = mnist.load(seed=0)
 seed_everything(0)
-mcfg = convnet.Config(channels=R["channels"], fc=R["fc"], batchnorm=R["batchnorm"], mean=(0.1307,), std=(0.3081,))
+mcfg = convnet.Config(channels=R["channels"], fc=R["fc"], batchnorm=R["batchnorm"], mean=(0.1307,), std=(0.3081,),
+                      first_kernel=R["first_kernel"], pool_early=R["pool_early"])
 model = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
 cfg = TrainConfig(epochs=R["epochs"], batch_size=R["batch_size"], lr=R["lr"], nesterov=True, schedule="onecycle",
                   warmup=0.1, monitor="accuracy", device=sys.argv[3], progress=False, threads=threads,
@@ -67,10 +73,11 @@ print({"test_accuracy": r["test"]["accuracy"], "seconds_from_start": time.time()
 """
 
 
-def time_to_99(device="cpu"):
-    """Run the recipe in a fresh process; wall time from just before it starts to its last line."""
+def time_to_99(device="cpu", threads=1):
+    """Run the recipe in a fresh process on `threads` threads; wall time from just before it starts to its last line."""
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", TIME_TO_99, str(t0), repr(RECIPE), device], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", TIME_TO_99, str(t0), repr(RECIPE), device, str(threads)],
+                         capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
     wall = time.time() - t0
     if out.returncode != 0:
@@ -81,11 +88,14 @@ def time_to_99(device="cpu"):
     return res
 
 
-def reference_model(channels, fc, in_ch=1, size=28, num_classes=10):
-    """The same layers as ConvNet(channels, fc, batchnorm=True), written out with nn.Sequential."""
+def reference_model(channels, fc, first_kernel=3, pool_early=False, in_ch=1, size=28, num_classes=10):
+    """The same layers as ConvNet(channels, fc, batchnorm=True, first_kernel, pool_early), with nn.Sequential."""
     layers, c = [], in_ch
-    for width in channels:
-        layers += [nn.Conv2d(c, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+    for i, width in enumerate(channels):
+        k = first_kernel if i == 0 else 3
+        conv, bn, relu, pool = nn.Conv2d(c, width, k, padding=k // 2, bias=False), nn.BatchNorm2d(width), nn.ReLU(), \
+            nn.MaxPool2d(2)
+        layers += [conv, pool, bn, relu] if pool_early else [conv, bn, relu, pool]
         c, size = width, size // 2
     layers.append(nn.Flatten())
     width = c * size * size
@@ -143,7 +153,7 @@ def images_per_s(epochs, repeats, device, n_train):
     times = {"reference": [], "deepnet": []}
     for _ in range(repeats):  # interleaved, best of N: load from other processes hits both alike
         seed_everything(0)
-        m = reference_model(RECIPE["channels"], RECIPE["fc"]).to(device)
+        m = reference_model(RECIPE["channels"], RECIPE["fc"], RECIPE["first_kernel"], RECIPE["pool_early"]).to(device)
         t = time.perf_counter()
         reference_loop(m, data.train.x, data.train.y, epochs, RECIPE["batch_size"], RECIPE["lr"], device,
                        data.val, data.test)
@@ -151,7 +161,7 @@ def images_per_s(epochs, repeats, device, n_train):
 
         seed_everything(0)
         mcfg = convnet.Config(channels=RECIPE["channels"], fc=RECIPE["fc"], batchnorm=True, mean=(0.1307,),
-                              std=(0.3081,))
+                              std=(0.3081,), first_kernel=RECIPE["first_kernel"], pool_early=RECIPE["pool_early"])
         m = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
         cfg = TrainConfig(epochs=epochs, batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], nesterov=True,
                           schedule="onecycle", warmup=0.1, device=str(device), progress=False,
@@ -232,14 +242,22 @@ def main():
     ap.add_argument("--n-train", type=int, default=20000, help="training images for the images/s comparison")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip-time-to-99", action="store_true")
+    ap.add_argument("--time-to-99-runs", type=int, default=3,
+                    help="fresh processes timed one after another (wall times on a shared VM vary; all are reported)")
     args = ap.parse_args()
-    load = os.getloadavg()
-    report = {"benchmark": "convnet", "load_average_at_start": [round(v, 2) for v in load]}
-    if not args.skip_time_to_99:
-        report["cpu_time_to_99"] = time_to_99("cpu")
     from deepnet.core.runtime import idle_threads
 
-    torch.set_num_threads(idle_threads())
+    load = os.getloadavg()
+    # threads are chosen once, from the load before this bench starts: its own runs would raise the load
+    # average that later runs read
+    threads = idle_threads()
+    report = {"benchmark": "convnet", "load_average_at_start": [round(v, 2) for v in load]}
+    if not args.skip_time_to_99:
+        runs = [time_to_99("cpu", threads) for _ in range(args.time_to_99_runs)]
+        walls = sorted(r["wall_seconds"] for r in runs)
+        report["cpu_time_to_99"] = {"runs": runs, "median_wall_seconds": walls[len(walls) // 2],
+                                    "all_reached_0.990": all(r["reached_0.990"] for r in runs)}
+    torch.set_num_threads(threads)
     report["cpu_images_per_s"] = images_per_s(args.epochs, args.repeats, pick_device("cpu"), args.n_train)
     report["gpu"] = gpu_section()
     env = environment("cpu")

@@ -24,6 +24,26 @@ def test_stage_convnet_shapes_and_loss(shape, batchnorm):
     assert all(p.grad is not None for p in net.parameters())
 
 
+@pytest.mark.parametrize("convs", [1, 2])
+def test_pooling_early_is_the_same_function_without_batch_norm(convs):
+    # max-pooling commutes with the ReLU: conv -> pool -> ReLU computes conv -> ReLU -> pool
+    seed_everything(0)
+    late = convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,), batchnorm=False)
+    early = convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,), batchnorm=False,
+                            pool_early=True)
+    early.load_state_dict(late.state_dict())
+    names = [n for n, _ in early.layers.named_children()]
+    assert names.index("pool1") == names.index(f"conv1_{convs}") + 1
+    x = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
+    assert torch.allclose(early(x)[0], late(x)[0], atol=1e-5)
+    # with batch norm the statistics differ (pooled maps), but the shapes and parameters are the same
+    bn = convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,), pool_early=True)
+    z, loss = bn(x, torch.arange(6))
+    assert z.shape == (6, 10) and torch.isfinite(loss)
+    assert [p.shape for p in bn.parameters()] == [
+        p.shape for p in convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,)).parameters()]
+
+
 def test_too_many_poolings_is_an_error():
     with pytest.raises(ValueError, match="poolings"):
         convnet.ConvNet((1, 8, 8), 10, channels=(4, 4, 4, 4))

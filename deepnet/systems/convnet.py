@@ -62,6 +62,10 @@ class Config:
     mean: tuple[float, ...] = (0.5,)  # per-channel mean of the [0, 1] pixels, subtracted first
     std: tuple[float, ...] = (0.25,)  # per-channel std of the [0, 1] pixels, divided by
     label_smoothing: float = 0.0  # target mass spread over all classes in the loss (Szegedy et al. 2016)
+    # max-pool straight after each stage's last convolution, before its batch norm and ReLU (stages only; as
+    # airbench does): max-pooling commutes with ReLU, so only batch norm sees other statistics, and the
+    # elementwise layers after it work on a quarter of the pixels
+    pool_early: bool = False
 
 
 class _Normalise(nn.Module):
@@ -126,11 +130,13 @@ class ConvNet(_Classifier):
     Shapes, for input (B, C, H, W) and stages c_1..c_S: each stage keeps H x W through its k x k
     convolutions (padding k // 2; k = 3 except, optionally, in the first layer) and halves it by
     2x2 max-pooling, so the last maps are (B, c_S, H / 2^S, W / 2^S), flattened to
-    (B, c_S * H * W / 4^S) for the fully connected layers.
+    (B, c_S * H * W / 4^S) for the fully connected layers. With pool_early, each stage pools right after
+    its last convolution (conv -> pool -> BN -> ReLU): max(ReLU(z)) = ReLU(max(z)), so without batch norm
+    it is the same function, computed on a quarter of the pixels after the pooling.
     """
 
     def __init__(self, in_shape, num_classes, channels=(32, 64), convs_per_stage=1, fc=(128,),
-                 dropout=0.0, batchnorm=True, mean=(0.5,), std=(0.25,), first_kernel=3):
+                 dropout=0.0, batchnorm=True, mean=(0.5,), std=(0.25,), first_kernel=3, pool_early=False):
         super().__init__()
         if first_kernel < 1 or first_kernel % 2 == 0:
             raise ValueError(f"first_kernel must be odd (padding k // 2 keeps the map size), got {first_kernel}")
@@ -142,11 +148,14 @@ class ConvNet(_Classifier):
                 # local connections + shared weights: y_j = sum_i k_ij * x_i + b_j (no bias before BN)
                 ks = first_kernel if (s, k) == (1, 1) else 3  # larger first-layer filters are easier to look at
                 layers[f"conv{s}_{k}"] = nn.Conv2d(c, width, ks, padding=ks // 2, bias=not batchnorm)
+                if pool_early and k == convs_per_stage:
+                    layers[f"pool{s}"] = nn.MaxPool2d(2)  # (B, c, H, W) -> (B, c, H/2, W/2)
                 if batchnorm:
                     layers[f"bn{s}_{k}"] = nn.BatchNorm2d(width)
                 layers[f"relu{s}_{k}"] = nn.ReLU(inplace=True)  # f(z) = max(z, 0)
                 c = width
-            layers[f"pool{s}"] = nn.MaxPool2d(2)  # max over 2x2 patches: small-shift invariance
+            if not pool_early:
+                layers[f"pool{s}"] = nn.MaxPool2d(2)  # max over 2x2 patches: small-shift invariance
             h, w = h // 2, w // 2
         if h < 1 or w < 1:
             raise ValueError(f"{len(channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} input")
@@ -283,7 +292,7 @@ def make(cfg, in_shape, num_classes):
         net = LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
     else:
         net = ConvNet(tuple(in_shape), num_classes, cfg.channels, cfg.convs_per_stage, cfg.fc, cfg.dropout,
-                      cfg.batchnorm, cfg.mean, cfg.std, cfg.first_kernel)
+                      cfg.batchnorm, cfg.mean, cfg.std, cfg.first_kernel, cfg.pool_early)
     net.label_smoothing = cfg.label_smoothing
     return net
 
