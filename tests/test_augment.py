@@ -129,3 +129,35 @@ def test_a_translated_or_deformed_digit_is_still_that_digit(data_dir):
     assert plain > 0.85
     assert shifted > plain - 0.06
     assert deformed > plain - 0.08
+
+
+def test_affine_rotates_and_scales_about_the_centre():
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 4:6, 13:15] = 1.0  # a blob straight above the centre (13.5, 13.5), 9 pixels up
+    rows, cols = torch.arange(28.0)[:, None], torch.arange(28.0)[None, :]
+
+    def centroids(img):  # (B, 1, H, W) -> row and column offsets from the centre, each (B,)
+        m = img[:, 0].sum((1, 2))
+        return (img[:, 0] * rows).sum((1, 2)) / m - 13.5, (img[:, 0] * cols).sum((1, 2)) / m - 13.5
+
+    g = torch.Generator().manual_seed(0)
+    dy, dx = centroids(augment.affine(x, degrees=30, generator=g))
+    radius, angle = torch.hypot(dy, dx), torch.rad2deg(torch.atan2(dx, -dy))  # angle 0: straight up
+    assert torch.allclose(radius, torch.full_like(radius, 9.0), atol=0.3)  # rotation keeps the distance
+    assert float(angle.abs().max()) <= 30.5 and float(angle.std()) > 10  # ... and spreads the angle
+    dy, dx = centroids(augment.affine(x, scale=0.2, generator=g))
+    assert float(dx.abs().max()) < 0.1  # scaling keeps the direction
+    assert float(-dy.max()) >= 9.0 * 0.8 - 0.3 and float(-dy.min()) <= 9.0 * 1.2 + 0.3 and float(dy.std()) > 0.3
+    u8 = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
+    out = augment.affine(u8, degrees=10, scale=0.1, generator=g)
+    assert out.dtype == torch.uint8 and out.shape == u8.shape and not torch.equal(out, u8)
+    blank = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
+    assert torch.equal(augment.affine(blank, degrees=10, scale=0.1), blank)
+    assert augment.affine(u8) is u8  # nothing asked, nothing done
+    wide = torch.zeros(16, 1, 20, 40)
+    wide[:, :, 2:4, 19:21] = 1.0  # a blob 7 pixels above the centre of a non-square picture
+    out = augment.affine(wide, degrees=20, generator=g)
+    m = out[:, 0].sum((1, 2))
+    dy = (out[:, 0] * torch.arange(20.0)[:, None]).sum((1, 2)) / m - 9.5
+    dx = (out[:, 0] * torch.arange(40.0)[None, :]).sum((1, 2)) / m - 19.5
+    assert torch.allclose(torch.hypot(dy, dx), torch.full_like(dy, 7.0), atol=0.3)  # no shear from the aspect

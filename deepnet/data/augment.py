@@ -17,6 +17,8 @@ no host synchronisation is needed.
   networks applied to visual document analysis", Section 2): random displacement fields
   dx, dy ~ U(-1, 1) per pixel, convolved with a Gaussian of standard deviation sigma (pixels),
   scaled by alpha, then bilinear interpolation. Their MNIST values: sigma = 4, alpha = 34.
+- `affine`:     a random rotation and scaling about the image centre per image, bilinear (Simard
+  et al. 2003 also trained on affine distortions: 0.6% MNIST test error against 0.4% elastic).
 
 `Augment([(fn, kwargs), ...])` chains these functions into the `augment(x, y) -> (x, y)`
 callable the engine applies to each training minibatch. Randomness comes from torch's generator
@@ -142,6 +144,30 @@ def elastic(x, alpha=34.0, sigma=4.0, generator=None):
     return out.to(x.dtype)
 
 
+def affine(x, degrees=0.0, scale=0.0, generator=None):
+    """Rotate each image by theta ~ U(-degrees, degrees) and scale it by s ~ U(1 - scale, 1 + scale) about its centre.
+
+    Output pixel p (relative to the centre) reads the input at R(-theta) p / s, by bilinear
+    interpolation with zeros outside; convex weights keep the input's range (uint8 rounded back).
+    """
+    if degrees <= 0 and scale <= 0:
+        return x
+    b, _, h, w = x.shape
+    theta = (_rand((b,), x, generator) * 2 - 1) * math.radians(degrees)  # (B,)
+    s = 1 + (_rand((b,), x, generator) * 2 - 1) * scale  # (B,)
+    cos, sin = torch.cos(theta) / s, torch.sin(theta) / s
+    zero = torch.zeros_like(cos)
+    # the pixel-space map [[cos, sin], [-sin, cos]] / s in grid_sample's [-1, 1] coordinates:
+    # D^-1 A D with D = diag(w/2, h/2), which rescales the off-diagonal terms by h/w and w/h
+    mat = torch.stack([torch.stack([cos, sin * (h / w), zero], 1),
+                       torch.stack([-sin * (w / h), cos, zero], 1)], 1)  # (B, 2, 3)
+    grid = F.affine_grid(mat, (b, x.shape[1], h, w), align_corners=False)  # (B, H, W, 2)
+    out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if x.dtype == torch.uint8:
+        return out.round_().clamp_(0, 255).to(torch.uint8)
+    return out.to(x.dtype)
+
+
 class Augment:
     """A chain of batch deformations, as the engine's `augment(x, y) -> (x, y)`. Labels pass through.
 
@@ -173,9 +199,12 @@ class Augment:
         return f"Augment({self.describe()})"
 
 
-def digits_augment(max_shift=2, elastic_alpha=0.0, elastic_sigma=4.0):
-    """The deformations used for handwritten digits: small translations, optionally elastic distortion."""
+def digits_augment(max_shift=2, elastic_alpha=0.0, elastic_sigma=4.0, degrees=0.0, scale=0.0):
+    """The deformations used for handwritten digits: small translations, optionally rotation and scaling and
+    elastic distortion."""
     steps = []
+    if degrees > 0 or scale > 0:
+        steps.append((affine, {"degrees": degrees, "scale": scale}))
     if elastic_alpha > 0:
         steps.append((elastic, {"alpha": elastic_alpha, "sigma": elastic_sigma}))
     if max_shift > 0:

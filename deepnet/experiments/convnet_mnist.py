@@ -63,6 +63,9 @@ class Config:
     max_shift: int = 2  # random translations of up to this many pixels (0: none)
     elastic_alpha: float = 0.0  # Simard's elastic distortion scale alpha (0: none)
     elastic_sigma: float = 4.0  # smoothing sigma of the distortion field (pixels)
+    rotate: float = 0.0  # random rotations of up to this many degrees each way (0: none)
+    scale: float = 0.0  # random scaling by a factor in [1 - scale, 1 + scale] (0: none)
+    pool_early: bool = False  # max-pool before each stage's batch norm and ReLU (less elementwise work)
     n_train: int = 0  # use only the first n training images (0: all 55,000)
     seeds: int = 1  # seeds trained with the chosen rate
     seed: int = 0  # first seed
@@ -91,7 +94,8 @@ def targets(profile):
 
 def model_config(cfg):
     return convnet.Config(arch=cfg.arch, channels=cfg.channels, convs_per_stage=cfg.convs_per_stage, fc=cfg.fc,
-                          dropout=cfg.dropout, batchnorm=cfg.batchnorm, mean=MNIST_MEAN, std=MNIST_STD)
+                          dropout=cfg.dropout, batchnorm=cfg.batchnorm, mean=MNIST_MEAN, std=MNIST_STD,
+                          pool_early=cfg.pool_early)
 
 
 def train_one(cfg, data, lr, seed, run_dir, threads, aug=True, test=True):
@@ -104,8 +108,12 @@ def train_one(cfg, data, lr, seed, run_dir, threads, aug=True, test=True):
                        device=cfg.device, seed=seed, progress=False, threads=threads, compile=cfg.compile,
                        eval_batch_size=1000, cpu_amp=cfg.cpu_amp)
     run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
-    deform = augment.digits_augment(cfg.max_shift, cfg.elastic_alpha, cfg.elastic_sigma) if aug else None
+    deform = deformations(cfg) if aug else None
     return fit(model, data, tcfg, run_dir, run_config, augment=deform if deform and deform.steps else None, test=test)
+
+
+def deformations(cfg):
+    return augment.digits_augment(cfg.max_shift, cfg.elastic_alpha, cfg.elastic_sigma, cfg.rotate, cfg.scale)
 
 
 def load_data(cfg):
@@ -185,7 +193,7 @@ def _plot(series, metrics, data, cfg, path):
     # what the net was trained on: a few training digits and their deformed copies
     c = fig.add_subplot(1, 3, 3)
     x = data.train.x[:8]
-    deform = augment.digits_augment(cfg.max_shift, cfg.elastic_alpha, cfg.elastic_sigma)
+    deform = deformations(cfg)
     g = torch.Generator().manual_seed(0)
     deform.generator = g
     rows = [x] + [deform(x, None)[0] for _ in range(2)]
