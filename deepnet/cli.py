@@ -172,7 +172,7 @@ def cmd_experiments(argv, command):
 # train / eval
 
 
-AUGMENTS = ("none", "shifts", "elastic", "crops")  # --augment of deepnet train
+AUGMENTS = ("none", "shifts", "affine", "elastic", "crops")  # --augment of deepnet train
 
 
 def _augment(name):
@@ -181,6 +181,8 @@ def _augment(name):
 
     if name == "shifts":
         return augment.digits_augment(max_shift=2)
+    if name == "affine":  # shifts, rotations up to 10 degrees, scalings up to 10% (convnet_mnist's full profile)
+        return augment.digits_augment(max_shift=2, degrees=10.0, scale=0.1)
     if name == "elastic":  # Simard et al. 2003: alpha 34, sigma 4 (on 28x28 digits)
         return augment.digits_augment(max_shift=2, elastic_alpha=34.0, elastic_sigma=4.0)
     if name == "crops":
@@ -230,7 +232,7 @@ def cmd_train(argv, command):
     tp.add_argument("--out", help="run folder (default: runs/train/<system>_<data>)")
     tp.add_argument("--augment", choices=AUGMENTS, default=saved.get("augment", "none") if saved else "none",
                     help="deform each training minibatch: none (default), shifts (digits moved by up to 2 pixels), "
-                         "elastic (Simard et al. 2003 elastic distortion, then shifts), crops (natural images: "
+                         "affine (rotated by up to 10 degrees and scaled by up to 10%%, then shifts), elastic (Simard et al. 2003 elastic distortion, then shifts), crops (natural images: "
                          "4-pixel padded random crops and mirror flips)")
     add_config_args(tp, module.Config, model_defaults)
     add_config_args(tp, TrainConfig, train_defaults)

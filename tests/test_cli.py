@@ -137,6 +137,10 @@ def test_train_deforms_training_images_when_asked(tmp_path, capsys, monkeypatch)
     assert main(["train", "kernel_svm", "--data", "digits", "--augment", "shifts", "--out", str(tmp_path / "k")]) == 2
     assert "drop --augment" in capsys.readouterr().err
     assert main(["train", "mlp", "--data", "digits", "--augment", "wobble"]) == 2
+    # every named deformation is a chain of real steps, "none" is no chain
+    assert cli._augment("none") is None
+    assert all(cli._augment(n).steps for n in cli.AUGMENTS if n != "none")
+    assert [s[0] for s in cli._augment("affine").describe()] == ["affine", "translate"]
 
 
 def test_a_foreign_or_broken_checkpoint_is_a_one_line_error(tmp_path):
