@@ -84,8 +84,9 @@ PROFILES = {
     # bf16): the 2-stage net with shifts alone, 15 epochs 0.9934; + Simard's elastic distortions (alpha 34,
     # sigma 4) 0.9904 (test 0.9928 +- 0.0006 over 3 seeds), and 0.9912 with (64, 128) maps: the distorted digits
     # are underfitted in 15 epochs; + rotations up to 10 degrees and scalings up to 10% 0.9948 (350 s);
-    # 3 stages (32, 64, 128) pooled early, 20 epochs, with rotations and scalings: 0.9960 (465 s)
-    "full": Config(channels=(32, 64, 128), pool_early=True, dropout=0.25, epochs=20, rotate=10.0, scale=0.1,
+    # 3 stages (32, 64, 128) pooled early, with rotations and scalings: 20 epochs 0.9960 (465 s; its 3 seeds:
+    # test 0.9958 +- 0.0006), 30 epochs 0.9972 (715 s)
+    "full": Config(channels=(32, 64, 128), pool_early=True, dropout=0.25, epochs=30, rotate=10.0, scale=0.1,
                    seeds=3, cpu_amp=True),
 }
 
