@@ -232,7 +232,8 @@ def cmd_train(argv, command):
     tp.add_argument("--out", help="run folder (default: runs/train/<system>_<data>)")
     tp.add_argument("--augment", choices=AUGMENTS, default=saved.get("augment", "none") if saved else "none",
                     help="deform each training minibatch: none (default), shifts (digits moved by up to 2 pixels), "
-                         "affine (rotated by up to 10 degrees and scaled by up to 10%%, then shifts), elastic (Simard et al. 2003 elastic distortion, then shifts), crops (natural images: "
+                         "affine (rotated by up to 10 degrees and scaled by up to 10%%, then shifts), "
+                         "elastic (Simard et al. 2003 elastic distortion, then shifts), crops (natural images: "
                          "4-pixel padded random crops and mirror flips)")
     add_config_args(tp, module.Config, model_defaults)
     add_config_args(tp, TrainConfig, train_defaults)
