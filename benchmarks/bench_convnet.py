@@ -64,8 +64,8 @@ mcfg = convnet.Config(channels=R["channels"], fc=R["fc"], batchnorm=R["batchnorm
                       first_kernel=R["first_kernel"], pool_early=R["pool_early"])
 model = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
 cfg = TrainConfig(epochs=R["epochs"], batch_size=R["batch_size"], lr=R["lr"], nesterov=True, schedule="onecycle",
-                  warmup=0.1, monitor="accuracy", device=sys.argv[3], progress=False, threads=threads,
-                  eval_batch_size=1000, cpu_amp=R["cpu_amp"])
+                  warmup=0.1, monitor="accuracy", device=sys.argv[3], progress=False, eval_batch_size=1000,
+                  cpu_amp=R["cpu_amp"])
 run_config = {"system": "convnet", "model": asdict(mcfg), "data": data.info()}
 r = fit(model, data, cfg, tempfile.mkdtemp() + "/run", run_config)
 print({"test_accuracy": r["test"]["accuracy"], "seconds_from_start": time.time() - t0, "threads": threads,
@@ -165,7 +165,7 @@ def images_per_s(epochs, repeats, device, n_train):
         m = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
         cfg = TrainConfig(epochs=epochs, batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], nesterov=True,
                           schedule="onecycle", warmup=0.1, device=str(device), progress=False,
-                          threads=torch.get_num_threads(), eval_batch_size=1000)
+                          eval_batch_size=1000)
         tmp = tempfile.mkdtemp()
         t = time.perf_counter()
         fit(m, data, cfg, tmp + "/run", {"system": "convnet", "model": asdict(mcfg), "data": data.info()})
@@ -244,13 +244,12 @@ def main():
     ap.add_argument("--skip-time-to-99", action="store_true")
     ap.add_argument("--time-to-99-runs", type=int, default=3,
                     help="fresh processes timed one after another (wall times on a shared VM vary; all are reported)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of every run (0: every usable core)")
     args = ap.parse_args()
-    from deepnet.core.runtime import idle_threads
+    from deepnet.core.runtime import usable_cores
 
     load = os.getloadavg()
-    # threads are chosen once, from the load before this bench starts: its own runs would raise the load
-    # average that later runs read
-    threads = idle_threads()
+    threads = args.threads or usable_cores()  # this entry point's one setting, passed on to the timed processes
     report = {"benchmark": "convnet", "load_average_at_start": [round(v, 2) for v in load]}
     if not args.skip_time_to_99:
         runs = [time_to_99("cpu", threads) for _ in range(args.time_to_99_runs)]

@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from deepnet import data as datasets
-from deepnet.core.runtime import environment, idle_threads, pick_device, seed_everything
+from deepnet.core.runtime import environment, pick_device, seed_everything, usable_cores
 from deepnet.core.train import TrainConfig, fit
 from deepnet.systems.mlp import MLP
 
@@ -49,9 +49,9 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: the idle cores)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: every usable core)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads or idle_threads())
+    torch.set_num_threads(args.threads or usable_cores())
     device = pick_device(args.device)
     name = "mnist" if datasets.available("mnist") else "digits"
     data = datasets.get(name).load(seed=0)
@@ -75,8 +75,7 @@ def main():
 
         tmp = tempfile.mkdtemp()
         m = model()
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.05, device=str(device), progress=False,
-                          threads=torch.get_num_threads())
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.05, device=str(device), progress=False)
         t = time.perf_counter()
         fit(m, data, cfg, tmp + "/run", {"system": "mlp", "data": data.info()})
         times["fit"].append(time.perf_counter() - t)

@@ -38,7 +38,7 @@ def lstm_ours(args, fused=True):
     data = _splits(args.steps * B * T + B, V, lambda s: ArrayDataset(s[:-1], s[1:]))
     mcfg = rnn_lm.Config(embed=64, hidden=H, bptt=T, max_steps=args.steps, cpu_bf16=args.bf16, fused=fused)
     tcfg = TrainConfig(epochs=1, batch_size=B, optimizer="adamw", lr=2e-3, clip_grad=1.0, device="cpu",
-                       threads=args.threads, progress=False, log_every=10**9)
+                       progress=False, log_every=10**9)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as d:
         r = rnn_lm.fit(rnn_lm.RNNLM(V, mcfg), data, tcfg, d, {"system": "rnn_lm", "model": asdict(mcfg),
@@ -76,8 +76,8 @@ def nplm_ours(args):
     data = Splits("synthetic", data.train, ArrayDataset(data.val.x[:512], data.val.y[:512]), data.test,
                   classes=data.classes)
     ncfg = nplm.Config(cpu_bf16=args.bf16)
-    tcfg = TrainConfig(epochs=1, batch_size=B, optimizer="adamw", lr=2e-3, device="cpu", threads=args.threads,
-                       progress=False, log_every=10**9)
+    tcfg = TrainConfig(epochs=1, batch_size=B, optimizer="adamw", lr=2e-3, device="cpu", progress=False,
+                       log_every=10**9)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as d:
         r = fit(nplm.NPLM(V, ncfg), data, tcfg, d, {"system": "nplm", "model": asdict(ncfg), "data": data.info()},

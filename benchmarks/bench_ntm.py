@@ -104,13 +104,13 @@ def main():
     for B in args.batches:
         batch = algorithmic.copy(B, args.length, 8, algorithmic.generator(0))
         torch.manual_seed(0)
-        model = ntm.NTM(9, 8).to(device)
-        ref_model = ntm.NTM(9, 8).to(device)
+        model = ntm.NTM(ntm.Config(), 9, 8).to(device)
+        ref_model = ntm.NTM(ntm.Config(), 9, 8).to(device)
         ref_model.load_state_dict(model.state_dict())
         with torch.no_grad():  # the reference computes the same function
             x, y, m = (t.to(device) for t in batch)
             diff = (model(x, y, m)[0] - reference_forward(ref_model, x, y, m)[0]).abs().max().item()
-        lstm = ntm.LSTMBaseline(9, 8).to(device)
+        lstm = ntm.LSTMBaseline(ntm.Config(kind="lstm"), 9, 8).to(device)
         best = {"ntm": [], "reference": [], "lstm": []}
         for _ in range(args.repeats):  # interleaved, best of N: the shared machine's noise hits all alike
             best["ntm"].append(timed(lambda mdl, *a: mdl(*a), model, batch, args.steps, device))

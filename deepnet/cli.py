@@ -13,12 +13,13 @@
     deepnet data list | verify NAME... | fetch NAME... [--to DIR]   (fetch: download with checksums)
     deepnet experiments                   list the experiments and their claims
 
-A DeepnetError (bad flag, unknown name, missing or corrupt data, foreign checkpoint, NaN
-loss) is printed as one line and exits non-zero; `--debug` shows the traceback.
+Every command takes `--threads N` (CPU threads for torch, set once for the whole process;
+default: every core this process may use). A DeepnetError (bad flag, unknown name, missing or
+corrupt data, foreign checkpoint, NaN loss) is printed as one line and exits non-zero; `--debug`
+shows the traceback.
 """
 
 import dataclasses
-import inspect
 import json
 import os
 import shlex
@@ -125,7 +126,9 @@ def cmd_reproduce(argv, command):
 def _run_one(exp, profile, out, seed, overrides, command, keep, device, skip_ok):
     from deepnet.experiments import Skipped, run_experiment
 
-    print(f"== {exp.NAME} ({profile}) ...", flush=True)
+    import torch
+
+    print(f"== {exp.NAME} ({profile}, {torch.get_num_threads()} thread(s)) ...", flush=True)
     try:
         result = run_experiment(exp, profile, out, seed=seed, overrides=overrides, command=command,
                                 keep_dir=keep, device=device)
@@ -191,10 +194,11 @@ def _augment(name):
 
 
 def cmd_train(argv, command):
-    from deepnet import data as datasets
+    import torch
+
     from deepnet import systems
+    from deepnet.core.run import RunFinished
     from deepnet.core.runtime import seed_everything
-    from deepnet.core.train import TrainConfig, fit
 
     # SYSTEM is the first word when it is not a flag; everything else goes to the system's parser
     system = argv[0] if argv and not argv[0].startswith("-") else None
@@ -215,20 +219,23 @@ def cmd_train(argv, command):
         if first.help:
             print(__doc__)
             return 0
-        raise ConfigError(f"deepnet train: name a system ({', '.join(systems.names())}) or give --resume DIR")
+        raise ConfigError(f"deepnet train: name a system ({', '.join(systems.trainable())}) or give --resume DIR")
     module = systems.get(first.system)
-    trains_on = getattr(module, "TRAINS_ON", None)  # datasets the system can be trained on by this command
-    if not trains_on:
-        raise ConfigError(f"system '{first.system}' is not trained with 'deepnet train' (it keeps its own loop); "
-                          "use its experiments: deepnet experiments")
+    if not module.TRAINS_ON:
+        raise ConfigError(f"system '{first.system}' is not trained with 'deepnet train'; use its experiments "
+                          f"(deepnet experiments); trainable: {', '.join(systems.trainable())}")
+    train_config, trainer = systems.training(module)
     model_defaults = config_from_dict(module.Config, saved["model"]) if saved else None
-    train_defaults = config_from_dict(TrainConfig, saved["train"]) if saved else None
+    train_defaults = config_from_dict(train_config, saved["train"]) if saved else None
 
     tp = ArgumentParser(prog=f"deepnet train {first.system}", description=(module.__doc__ or "").strip())
     tp.add_argument("--data", default=saved["data"]["name"] if saved else None,
-                    help=f"dataset: {', '.join(trains_on)}")
+                    help=f"dataset: {', '.join(module.TRAINS_ON)}")
     tp.add_argument("--data-seed", type=int, default=saved["data"].get("seed", 0) if saved else 0,
                     help="seed of the train/validation split (default: 0)")
+    tp.add_argument("--subset", type=int, default=saved["data"].get("subset", 0) if saved else 0,
+                    help="train, validate and test on the first N examples of each part only, for a quick trial "
+                         "(0: all; default)")
     tp.add_argument("--out", help="run folder (default: runs/train/<system>_<data>)")
     tp.add_argument("--augment", choices=AUGMENTS, default=saved.get("augment", "none") if saved else "none",
                     help="deform each training minibatch: none (default), shifts (digits moved by up to 2 pixels), "
@@ -236,52 +243,64 @@ def cmd_train(argv, command):
                          "elastic (Simard et al. 2003 elastic distortion, then shifts), crops (natural images: "
                          "4-pixel padded random crops and mirror flips)")
     add_config_args(tp, module.Config, model_defaults)
-    add_config_args(tp, TrainConfig, train_defaults)
+    add_config_args(tp, train_config, train_defaults)
     if first.help:
         tp.print_help()
         return 0
     args = tp.parse_args(rest)
     if not args.data:
-        raise ConfigError(f"deepnet train {first.system}: --data NAME is required (see deepnet data list)")
+        raise ConfigError(f"deepnet train {first.system}: --data NAME is required ({', '.join(module.TRAINS_ON)})")
+    if args.data not in module.TRAINS_ON:
+        raise ConfigError(f"system '{first.system}' cannot be trained on '{args.data}'; "
+                          f"it takes: {', '.join(module.TRAINS_ON)}")
     model_cfg = config_from_args(module.Config, args)
-    train_cfg = config_from_args(TrainConfig, args)
+    train_cfg = config_from_args(train_config, args)
 
-    ds_module = datasets.get(args.data)
-    if args.data not in trains_on:
-        raise ConfigError(f"system '{first.system}' cannot be trained on '{args.data}'; it takes: {', '.join(trains_on)}")
-    data = ds_module.load(seed=args.data_seed)
-    if hasattr(module, "prepare_data"):  # a system's own view of the data (e.g. the NPLM's context windows)
-        data = module.prepare_data(data, model_cfg)
+    data = systems.load_data(module, args.data, args.data_seed, model_cfg, train_cfg=train_cfg)
+    if args.subset < 0:
+        raise ConfigError(f"--subset takes a number of examples >= 0, got {args.subset}")
+    if args.subset:
+        data = dataclasses.replace(data, **{part: type(p)(p.x[:args.subset], p.y[:args.subset])
+                                            for part in ("train", "val", "test") for p in [getattr(data, part)]})
     run_config = {"system": first.system, "model": dataclasses.asdict(model_cfg),
-                  "data": {**data.info(), "seed": args.data_seed}, "augment": args.augment}
+                  "data": {**data.info(), "seed": args.data_seed, "subset": args.subset}, "augment": args.augment}
     run_dir = Path(first.resume or args.out or f"runs/train/{first.system}_{args.data}")
     seed_everything(train_cfg.seed)
     model = module.build(run_config)
     n_params = sum(p.numel() for p in model.parameters())
     say = print if int(os.environ.get("RANK", "0")) == 0 else (lambda *a, **k: None)  # torchrun: process 0 speaks
-    say(f"{first.system} on {args.data} ({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), "
-          f"{n_params:,} parameters -> {run_dir}", flush=True)
-    # a system whose training is not minibatch SGD (e.g. a kernel SVM) brings its own `fit`, same signature
-    trainer = getattr(module, "fit", fit)
-    extra = {}
+    say(f"{first.system} on {args.data} ({_sizes(data)}), "
+        f"{n_params:,} parameters, {torch.get_num_threads()} thread(s) -> {run_dir}", flush=True)
+    augment = None
     if args.augment != "none":
         if len(data.input_shape) != 3:
             raise ConfigError(f"--augment {args.augment} deforms images; {args.data} holds no images")
-        if "augment" not in inspect.signature(trainer).parameters:
-            raise ConfigError(f"system '{first.system}' does not train on minibatches; drop --augment")
-        extra["augment"] = _augment(args.augment)
-    result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume), **extra)
+        augment = _augment(args.augment)
+    try:
+        result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume), augment=augment)
+    except RunFinished as e:
+        say(str(e))
+        return 0
     b = result["best"]
-    say(f"best epoch {b['epoch']}: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_")))
-    if result["test"]:  # None or {} when the data have no test part (Tiny Shakespeare)
+    say("best: " + "  ".join(f"{k} {v:.4f}" for k, v in b.items() if k.startswith("val_") and _is_num(v)))
+    if result.get("test"):  # None or {} when the data have no test part (Tiny Shakespeare)
         say("test (best weights): " + "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items()))
     say(f"{result['steps']} steps in {result['seconds']:.1f} s on {result['device']} "
         f"({result.get('world_size', 1)} process(es)); run folder: {run_dir}")
     return 0
 
 
+def _sizes(data):
+    if len(data.train) == 0:  # generated as it trains (the NTM's tasks): say how
+        return data.notes
+    return f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test"
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def cmd_eval(argv, command):
-    from deepnet import data as datasets
     from deepnet import load_run, systems
     from deepnet.core.runtime import pick_device
     from deepnet.core.train import evaluate
@@ -296,21 +315,17 @@ def cmd_eval(argv, command):
     model = load_run(args.run, which=args.which, device=device)
     system = model.run_config["system"]
     module = systems.get(system)
-    if not getattr(module, "TRAINS_ON", None):
+    if not module.TRAINS_ON:
         raise ConfigError(f"deepnet eval reads runs of systems that 'deepnet train' trains; a '{system}' run is "
                           "evaluated by its experiment (deepnet experiments)")
     info = model.run_config["data"]
-    ds_module = datasets.get(info["name"])
-    # a dataset whose parts depend on the run (bAbI: tasks, vocabulary) rebuilds them from the run's record
-    load_like = getattr(ds_module, "load_like", None)
-    data = load_like(info) if load_like else ds_module.load(seed=info.get("seed", 0))
-    if hasattr(module, "prepare_data"):
-        data = module.prepare_data(data, model.cfg)
+    cfg = config_from_dict(module.Config, model.run_config["model"])
+    data = systems.load_data(module, info["name"], info.get("seed", 0), cfg, like=info)
     part = getattr(data, args.split)
     if len(part) == 0:
         raise ConfigError(f"{info['name']} has no {args.split} part; try --split val")
     # a language model's own evaluation (state carried through the text, perplexity) where it has one
-    metrics = getattr(module, "evaluate_part", evaluate)(model, part, device)
+    metrics = (module.evaluate_part or evaluate)(model, part, device)
     print(json.dumps({"run": str(args.run), "split": args.split, "weights": args.which, **metrics}))
     return 0
 
@@ -460,7 +475,9 @@ def cmd_translate(argv, command):
         if args.show_attention:
             print(seq2seq.alignment_text(r), flush=True)
     if args.attention_png:
-        seq2seq.plot_attention(results[0], args.attention_png)
+        from deepnet.report.plots import plot_attention
+
+        plot_attention(results[0], args.attention_png)
         print(f"attention: {args.attention_png}", file=sys.stderr)
     return 0
 
@@ -563,12 +580,31 @@ COMMANDS = {
 }
 
 
+def _take_threads(argv):
+    """(argv without --threads N, N or None): the one process-wide setting every command shares."""
+    rest, n = [], None
+    it = iter(argv)
+    for a in it:
+        if a == "--threads" or a.startswith("--threads="):
+            value = a.partition("=")[2] if "=" in a else next(it, "")
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError(f"--threads takes a whole number of CPU threads >= 1, got {value!r}")
+            n = int(value)
+        else:
+            rest.append(a)
+    return rest, n
+
+
 def main(argv=None):
+    from deepnet.core.runtime import set_threads
+
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     command = "deepnet " + shlex.join(argv)
     try:
+        argv, threads = _take_threads(argv)
+        set_threads(threads)  # once per process, here: every loop and experiment runs on this many
         if not argv or argv[0] in ("-h", "--help"):
             print(__doc__.strip())
             return 0 if argv else 2
@@ -585,8 +621,8 @@ def main(argv=None):
             raise
         print(f"deepnet: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("deepnet: interrupted (the last checkpoint is kept; continue with --resume)", file=sys.stderr)
+    except KeyboardInterrupt:  # outside a training run (inside one, the run says what it kept)
+        print("deepnet: interrupted", file=sys.stderr)
         return 130
 
 

@@ -102,13 +102,13 @@ def test_a_translated_or_deformed_digit_is_still_that_digit(data_dir):
     copies nearly as well (a deformation that destroyed identity would leave it guessing)."""
     from deepnet.core.runtime import seed_everything
     from deepnet.data import mnist
-    from deepnet.systems.convnet import ConvNet
+    from deepnet.systems.convnet import Config, ConvNet
 
     data = mnist.load(seed=0)
     x, y = data.train.x[:5000], data.train.y[:5000]
     xt, yt = data.test.x[:1000], data.test.y[:1000]
     seed_everything(0)
-    net = ConvNet((1, 28, 28), 10, channels=(8, 16), fc=(32,), batchnorm=True, mean=(0.13,), std=(0.31,))
+    net = ConvNet(Config(channels=(8, 16), fc=(32,), batchnorm=True, mean=(0.13,), std=(0.31,)), (1, 28, 28), 10)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     chain = augment.digits_augment(max_shift=2, elastic_alpha=34.0, elastic_sigma=4.0)
     for epoch in range(3):

@@ -40,13 +40,13 @@ def test_help_and_version():
     (["reproduce", "no_such_experiment"], "unknown experiment 'no_such_experiment'"),
     (["reproduce", "sgd_digit"], "did you mean sgd_digits"),
     (["train", "perceptronn", "--data", "digits"], "unknown system 'perceptronn'"),
-    (["train", "mlp", "--data", "imagenet"], "unknown dataset 'imagenet'"),
+    (["train", "mlp", "--data", "imagenet"], "cannot be trained on 'imagenet'"),
     (["train", "mlp", "--data", "digits", "--lr", "fast"], "invalid float value: 'fast'"),
     (["train", "mlp", "--data", "digits", "--epoch", "3"], "unknown argument"),
     (["train", "mlp"], "--data NAME is required"),
     (["train", "mlp", "--data", "photos"], "cannot be trained on 'photos'"),
     (["train", "memory_network", "--data", "digits"], "cannot be trained on 'digits'"),
-    (["train", "ntm", "--data", "digits"], "is not trained with 'deepnet train'"),
+    (["train", "ntm", "--data", "digits"], "cannot be trained on 'digits'"),
     (["data", "verify", "nosuchset"], "unknown dataset"),
     (["eval", "--run", "/nonexistent/run"], "is not a folder"),
     (["reproduce", "sgd_digits", "--smoke", "--epochs", "x"], "invalid int value"),
@@ -106,9 +106,12 @@ def test_train_resume_and_eval_through_the_cli(tmp_path, capsys):
     assert config["system"] == "mlp" and config["model"]["hidden"] == [32]
     assert main(args) == 2  # the folder holds a run: refuse to overwrite it
     assert "--resume" in capsys.readouterr().err
-    # a finished run resumed with more epochs is refused (settings differ); with the same ones it just re-tests
+    # a finished run says so; a larger --epochs trains on from where it stopped
     assert main(["train", "--resume", str(run), "--no-progress", "--device", "cpu"]) == 0
+    assert "finished at step" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--no-progress"]) == 0
     assert "test (best weights)" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 4
     assert main(["eval", "--run", str(run)]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.8
 
@@ -131,7 +134,7 @@ def test_train_deforms_training_images_when_asked(tmp_path, capsys, monkeypatch)
     assert json.loads((run / "config.json").read_text())["augment"] == "shifts"
     assert [s.describe() for s in seen] == [cli._augment("shifts").describe()]
     # resuming keeps the deformation the run was started with
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
     assert seen[-1] is not None and seen[-1].describe() == seen[0].describe()
     capsys.readouterr()
     assert main(["train", "kernel_svm", "--data", "digits", "--augment", "shifts", "--out", str(tmp_path / "k")]) == 2
@@ -191,3 +194,26 @@ def test_the_systems_list_names_every_system_file():
     for name in systems.SYSTEMS:
         module = systems.get(name)
         assert hasattr(module, "Config") and hasattr(module, "build"), name
+
+
+def test_every_system_defines_the_whole_interface_and_train_lists_the_trainable_ones(capsys):
+    from deepnet import systems
+
+    for name in systems.names():
+        module = systems.get(name)  # raises when a name of systems.INTERFACE is missing
+        assert all(k in vars(module) for k in systems.INTERFACE)
+        assert isinstance(module.TRAINS_ON, tuple)
+    assert set(systems.trainable()) >= {"mlp", "convnet", "rnn_lm", "nplm", "memory_network", "ntm", "seq2seq"}
+    assert main(["train"]) == 2
+    assert "ntm" in capsys.readouterr().err
+    assert main(["train", "ngram", "--data", "brown"]) == 2
+    assert "not trained with 'deepnet train'" in capsys.readouterr().err
+
+
+def test_threads_is_one_setting_for_the_whole_process(capsys):
+    import torch
+
+    assert main(["--threads", "1", "experiments"]) == 0 and torch.get_num_threads() == 1
+    assert main(["experiments", "--threads=2"]) == 0 and torch.get_num_threads() == 2
+    assert main(["--threads", "zero", "experiments"]) == 2
+    assert "--threads" in capsys.readouterr().err

@@ -1,5 +1,7 @@
 """ConvNets: shapes, LeNet-5's structure, feature maps, picture preparation, learning on small real samples."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -13,8 +15,9 @@ from deepnet.systems import convnet, load_run
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_stage_convnet_shapes_and_loss(shape, batchnorm):
-    net = convnet.ConvNet(shape, 10, channels=(8, 16), convs_per_stage=2, fc=(32,), dropout=0.2,
-                          batchnorm=batchnorm, mean=(0.5,), std=(0.25,))
+    mcfg = convnet.Config(channels=(8, 16), convs_per_stage=2, fc=(32,), dropout=0.2, batchnorm=batchnorm, mean=(0.5,),
+                          std=(0.25,))
+    net = convnet.ConvNet(mcfg, shape, 10)
     x = torch.randint(0, 256, (5, *shape), dtype=torch.uint8)
     z, loss = net(x, torch.arange(5))
     assert z.shape == (5, 10) and loss.ndim == 0 and torch.isfinite(loss)
@@ -28,25 +31,25 @@ def test_stage_convnet_shapes_and_loss(shape, batchnorm):
 def test_pooling_early_is_the_same_function_without_batch_norm(convs):
     # max-pooling commutes with the ReLU: conv -> pool -> ReLU computes conv -> ReLU -> pool
     seed_everything(0)
-    late = convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,), batchnorm=False)
-    early = convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,), batchnorm=False,
-                            pool_early=True)
+    mcfg = convnet.Config(channels=(4, 8), convs_per_stage=convs, fc=(16,), batchnorm=False)
+    late = convnet.ConvNet(mcfg, (1, 28, 28), 10)
+    early = convnet.ConvNet(dataclasses.replace(mcfg, pool_early=True), (1, 28, 28), 10)
     early.load_state_dict(late.state_dict())
     names = [n for n, _ in early.layers.named_children()]
     assert names.index("pool1") == names.index(f"conv1_{convs}") + 1
     x = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
     assert torch.allclose(early(x)[0], late(x)[0], atol=1e-5)
     # with batch norm the statistics differ (pooled maps), but the shapes and parameters are the same
-    bn = convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,), pool_early=True)
+    bn = convnet.ConvNet(dataclasses.replace(mcfg, batchnorm=True, pool_early=True), (1, 28, 28), 10)
     z, loss = bn(x, torch.arange(6))
     assert z.shape == (6, 10) and torch.isfinite(loss)
     assert [p.shape for p in bn.parameters()] == [
-        p.shape for p in convnet.ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_stage=convs, fc=(16,)).parameters()]
+        p.shape for p in convnet.ConvNet(dataclasses.replace(mcfg, batchnorm=True), (1, 28, 28), 10).parameters()]
 
 
 def test_too_many_poolings_is_an_error():
     with pytest.raises(ValueError, match="poolings"):
-        convnet.ConvNet((1, 8, 8), 10, channels=(4, 4, 4, 4))
+        convnet.ConvNet(convnet.Config(channels=(4, 4, 4, 4)), (1, 8, 8), 10)
 
 
 def test_lenet5_follows_lecun_1998():
@@ -80,7 +83,8 @@ def test_scaled_tanh_maps_plus_minus_one_to_themselves():
 
 
 def test_feature_maps_go_bottom_to_top_and_end_with_the_scores():
-    net = convnet.ConvNet((3, 32, 32), 10, channels=(4, 8), fc=(16,), batchnorm=True, dropout=0.5).eval()
+    net = convnet.ConvNet(convnet.Config(channels=(4, 8), fc=(16,), batchnorm=True, dropout=0.5), (3, 32, 32), 10)
+    net.eval()
     x = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
     maps = net.feature_maps(x)
     names = [n for n, _ in maps]
@@ -91,7 +95,7 @@ def test_feature_maps_go_bottom_to_top_and_end_with_the_scores():
 
 def test_channels_last_model_gives_the_same_scores():
     seed_everything(0)
-    net = convnet.ConvNet((3, 16, 16), 10, channels=(4, 8), fc=(16,)).eval()
+    net = convnet.ConvNet(convnet.Config(channels=(4, 8), fc=(16,)), (3, 16, 16), 10).eval()
     x = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
     z = net(x)[0]
     z_cl = net.to(memory_format=torch.channels_last)(x)[0]
@@ -158,8 +162,8 @@ def test_convnet_learns_cifar10_from_a_small_real_sample(data_dir, tmp_path):
 
     data = _small(cifar10.load(seed=0), 4000, 1000)
     seed_everything(0)
-    model = convnet.ConvNet((3, 32, 32), 10, channels=(8, 16), fc=(32,), batchnorm=True,
-                            mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+    mcfg = convnet.Config(channels=(8, 16), fc=(32,), batchnorm=True, mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+    model = convnet.ConvNet(mcfg, (3, 32, 32), 10)
     cfg = TrainConfig(epochs=3, batch_size=64, lr=0.05, schedule="onecycle", warmup=0.1, monitor="accuracy",
                       progress=False, device="cpu")
     r = fit(model, data, cfg, tmp_path / "c", {"system": "convnet", "data": data.info()},
@@ -182,7 +186,7 @@ def test_fast_path_pieces_run_on_cpu():
     from deepnet.data.augment import natural_augment
 
     seed_everything(0)
-    net = convnet.ConvNet((3, 32, 32), 10, channels=(8, 16), fc=(16,), batchnorm=True).to(
+    net = convnet.ConvNet(convnet.Config(channels=(8, 16), fc=(16,), batchnorm=True), (3, 32, 32), 10).to(
         memory_format=torch.channels_last)
     x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
     x, y = natural_augment(4, True, 8)(x, torch.arange(8))
@@ -225,7 +229,7 @@ def test_classify_prints_top5_and_names_an_unreadable_file(data_dir, tmp_path, c
 
 def test_feature_maps_keep_the_convolution_output_before_its_relu():
     seed_everything(0)
-    net = convnet.ConvNet((1, 8, 8), 10, channels=(4,), fc=(8,), batchnorm=False).eval()
+    net = convnet.ConvNet(convnet.Config(channels=(4,), fc=(8,), batchnorm=False), (1, 8, 8), 10).eval()
     maps = dict(net.feature_maps(torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)))
     assert float(maps["conv1_1"].min()) < 0  # pre-activation values, not overwritten by the ReLU
     assert torch.equal(maps["relu1_1"], maps["conv1_1"].clamp(min=0))

@@ -539,3 +539,47 @@ def test_dataset_table():
     assert digits.FILES == () and data.where("digits") == "embedded"
     with pytest.raises(ConfigError, match="unknown dataset 'imagenet'; known: digits, mnist, cifar10, photos"):
         data.get("imagenet")
+
+
+def data_imports():
+    """deepnet.data module -> the deepnet.data modules it imports, at the top or inside functions."""
+    import ast
+
+    folder = REPO / "deepnet" / "data"
+    names = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for path in folder.glob("*.py"):
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "deepnet.data":
+                edges |= {a.name for a in node.names if a.name in names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deepnet.data."):
+                edges.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                edges |= {a.name.split(".")[2] for a in node.names if a.name.startswith("deepnet.data.")}
+        graph[path.stem] = edges - {path.stem}
+    return graph
+
+
+def test_no_import_cycles_and_every_fetchable_module_has_its_download():
+    """Imports only go downward: store knows no fetching, no dataset module imports download.py."""
+    from deepnet.data import download
+
+    graph = data_imports()
+    done, active = set(), []
+
+    def visit(m):
+        assert m not in active, f"import cycle: {' -> '.join(active[active.index(m):] + [m])}"
+        if m not in done:
+            active.append(m)
+            for d in sorted(graph.get(m, ())):
+                visit(d)
+            active.pop()
+            done.add(m)
+
+    for m in sorted(graph):
+        visit(m)
+    assert "fetching" not in graph["store"] and "download" not in graph["store"]
+    assert not [m for m, edges in graph.items() if "download" in edges]
+    for name, source in download.SOURCES.items():
+        assert source.DOWNLOAD["options"], name  # sources and checksums live in the dataset's own module

@@ -24,7 +24,7 @@ class Net(nn.Module):
         return z, (nn.functional.cross_entropy(z, y) if y is not None else None)
 
 
-CFG = dict(epochs=2, batch_size=50, lr=0.1, momentum=0.9, checkpoint_every=7, progress=False, threads=1, device="cpu")
+CFG = dict(epochs=2, batch_size=50, lr=0.1, momentum=0.9, checkpoint_every=7, progress=False, device="cpu")
 
 
 def train(run_dir):

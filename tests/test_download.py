@@ -1,7 +1,7 @@
-"""Fetching datasets (deepnet/data/download.py) against a local HTTP server on 127.0.0.1 that each
-test starts itself: full download, resume with Range, checksum mismatch, server gone, mirrors
-(http, folder, file://), archives and trees, automatic fetching on first use, the CLI, and the
-table of datasets itself."""
+"""Fetching datasets (deepnet/data/fetching.py, by name through download.py) against a local HTTP
+server on 127.0.0.1 that each test starts itself: full download, resume with Range, checksum
+mismatch, server gone, mirrors (http, folder, file://), archives and trees, automatic fetching on
+first use, the CLI, and every dataset module's DOWNLOAD spec itself."""
 
 import gzip
 import hashlib
@@ -12,12 +12,13 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from deepnet.cli import main
-from deepnet.data import cifar10, download, mnist
+from deepnet.data import cifar10, download, fetching, mnist
 from deepnet.errors import ConfigError, DataError
 
 SHARED_README_DATASETS = ["mnist", "cifar10", "tinyshakespeare", "nltk_data", "ptb", "babi", "multi30k",
@@ -132,8 +133,14 @@ def toy_entry(items, options=None):
 
 
 def use_toy(monkeypatch, items=None, options=None, name="toy"):
-    monkeypatch.setitem(download.DOWNLOADS, name, toy_entry(items, options))
+    """Make `name` fetchable by name, as if a dataset module with this DOWNLOAD were in download.SOURCES."""
+    monkeypatch.setitem(download.SOURCES, name, SimpleNamespace(DOWNLOAD=toy_entry(items, options)))
     return name
+
+
+def table():
+    """The real specs by name, as `deepnet data fetch NAME` finds them."""
+    return {name: download.entry(name) for name in download.SOURCES}
 
 
 def dead_url():
@@ -462,7 +469,7 @@ def test_loader_fetches_on_first_use(server, monkeypatch, tmp_path):
     files = fake_mnist()
     server.files.update({f"m/{k}": v for k, v in files.items()})
     items = [{"path": k, "urls": [server.url + "m/" + k], "md5": md5(v)} for k, v in files.items()]
-    use_toy(monkeypatch, items, name="mnist")
+    monkeypatch.setattr(mnist, "DOWNLOAD", toy_entry(items))  # the loader fetches from its module's spec
     monkeypatch.setenv("DEEPNET_DATA", str(tmp_path / "data"))
     (tmp_path / "data").mkdir()
     monkeypatch.setenv("DEEPNET_NO_DOWNLOAD", "1")
@@ -495,15 +502,15 @@ def test_cli_fetch(server, monkeypatch, tmp_path, capsys):
     assert len(err) == 1 and "unknown dataset 'nosuchset'" in err[0] and "tinyshakespeare" in err[0]
     assert main(["data", "fetch"]) == 2 and "name the dataset" in capsys.readouterr().err
     assert main(["data", "list", "--to", "x"]) == 2 and "only for fetch" in capsys.readouterr().err
-    monkeypatch.setitem(download.DOWNLOADS, "toy", toy_entry([{"path": "toy/y", "urls": [dead_url()]}]))
+    use_toy(monkeypatch, [{"path": "toy/y", "urls": [dead_url()]}])
     assert main(["data", "fetch", "toy", "--to", str(tmp_path / "y")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("deepnet: error: toy: could not reach 127.0.0.1")
 
 
 def test_table_covers_every_dataset_and_every_item_is_checked():
-    assert set(SHARED_README_DATASETS) <= set(download.DOWNLOADS)
-    for name, spec in download.DOWNLOADS.items():
+    assert set(SHARED_README_DATASETS) <= set(download.SOURCES)
+    for name, spec in table().items():
         assert spec["description"] and spec["licence"] and spec["homepage"] and spec["checksums"], name
         assert spec["options"]
         for option in spec["options"]:
@@ -518,11 +525,11 @@ def test_table_covers_every_dataset_and_every_item_is_checked():
                 checked = item.get("md5") or item.get("sha256") or item.get("extract", {}).get("checks")
                 assert checked or item.get("structure"), (name, item["path"])
                 if item.get("structure"):
-                    assert item["structure"] in download.STRUCTURES
+                    assert item["structure"] in fetching.STRUCTURES
     # duplicated literals agree with the loaders' own checks
-    (canonical,) = [i for i in download.DOWNLOADS["cifar10"]["options"][0]["items"]]
+    (canonical,) = [i for i in download.entry("cifar10")["options"][0]["items"]]
     assert {c["file"]: c["md5"] for c in canonical["extract"]["checks"]} == cifar10.CANONICAL_MD5
-    assert [i["path"] for i in download.DOWNLOADS["mnist"]["options"][0]["items"]] == list(mnist.FILES)
+    assert [i["path"] for i in download.entry("mnist")["options"][0]["items"]] == list(mnist.FILES)
     assert "digits" in download.names()
     with pytest.raises(ConfigError, match="nothing to fetch"):
         download.entry("digits")
@@ -531,15 +538,15 @@ def test_table_covers_every_dataset_and_every_item_is_checked():
 def test_table_checksums_match_the_shared_copies(data_dir):
     """Every SHA-256 we computed and cite holds for the copy it was computed over."""
     checked = 0
-    for name, spec in download.DOWNLOADS.items():
+    for name, spec in table().items():
         for option in spec["options"]:
             for item in option["items"]:
                 if "tree" in item:
                     if (data_dir / item["tree"]).is_dir():
-                        download.run_checks(data_dir / item["tree"], item["checks"], item["tree"])
+                        fetching.run_checks(data_dir / item["tree"], item["checks"], item["tree"])
                         checked += 1
                 elif item.get("sha256") and (data_dir / item["path"]).is_file():
-                    assert download.file_digest(data_dir / item["path"], "sha256") == item["sha256"], item["path"]
+                    assert fetching.file_digest(data_dir / item["path"], "sha256") == item["sha256"], item["path"]
                     checked += 1
     assert checked >= 90
 

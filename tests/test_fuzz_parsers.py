@@ -3,7 +3,7 @@ the one-line DataError, whatever the bytes (property-based, bounded example coun
 
 Covered: idx (mnist.read_idx), CIFAR pickle batches (cifar10.read_batch), the CIFAR JPEG archive
 (cifar10.read_jpeg_archive), images (photos.load_image), archives (archive.extract) and the
-structural checks of downloads (download.check_structure, whose "text" check is the only text
+structural checks of downloads (fetching.check_structure, whose "text" check is the only text
 parser in deepnet so far). Inputs: random bytes, and valid files truncated, bit-flipped,
 spliced or with oversized headers. A longer coverage-guided run: benchmarks/fuzz_parsers.py.
 """
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deepnet.data import archive, cifar10, download, mnist, photos
+from deepnet.data import archive, cifar10, fetching, mnist, photos
 from deepnet.errors import DataError
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
@@ -281,11 +281,11 @@ def test_archive_extract_mutated(tmp_path, blob):
 
 
 @FUZZ
-@given(blob=st.binary(max_size=300), kind=st.sampled_from(sorted(download.STRUCTURES)))
+@given(blob=st.binary(max_size=300), kind=st.sampled_from(sorted(fetching.STRUCTURES)))
 def test_structure_checks_never_raise(tmp_path, blob, kind):
     path = tmp_path / "f"
     path.write_bytes(blob)
-    problem = download.check_structure(path, kind)
+    problem = fetching.check_structure(path, kind)
     assert problem is None or (isinstance(problem, str) and "\n" not in problem)
 
 
@@ -295,5 +295,5 @@ def test_structure_checks_never_raise(tmp_path, blob, kind):
 def test_structure_checks_on_damaged_files(tmp_path, blob, kind):
     path = tmp_path / "f"
     path.write_bytes(blob)
-    problem = download.check_structure(path, kind)
+    problem = fetching.check_structure(path, kind)
     assert problem is None or "\n" not in problem

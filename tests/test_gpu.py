@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from deepnet.core.runtime import seed_everything
-from deepnet.core.train import TrainConfig, fit, read_metrics
+from deepnet.core.run import read_metrics
+from deepnet.core.train import TrainConfig, fit
 from deepnet.data import digits
 from deepnet.systems.mlp import MLP
 

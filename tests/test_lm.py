@@ -51,7 +51,7 @@ def _tiny_lm_run(tmp_path, data, steps=60, **kw):
 
     mcfg = rnn_lm.Config(embed=16, hidden=48, bptt=16, max_steps=steps, **kw)
     tcfg = TrainConfig(epochs=100, batch_size=8, optimizer="adamw", lr=1e-2, clip_grad=1.0, device="cpu",
-                       progress=False, log_every=10, threads=1)
+                       progress=False, log_every=10)
     run_config = {"system": "rnn_lm", "model": __import__("dataclasses").asdict(mcfg),
                   "data": {**data.info(), "seed": 0}}
     torch.manual_seed(0)
@@ -157,23 +157,56 @@ def test_sample_command_messages(data_dir, tmp_path, capsys):
     assert "never saw: 'Ω'" in capsys.readouterr().err
 
 
-def test_resume_continues_from_checkpoint(data_dir, tmp_path):
-    import dataclasses
+def test_resume_mid_run_carries_the_state_and_ends_equal(data_dir, tmp_path):
+    """Killed after a mid-epoch checkpoint (a model that raises stands in for the kill), resumed: the
+    carried hidden state and every RNG come back, so the weights end equal to an uninterrupted run's."""
+    import json
 
+    import pytest
+
+    from deepnet.core.run import RunFinished
     from deepnet.core.train import TrainConfig
+    from deepnet.errors import CheckpointError
     from deepnet.systems import rnn_lm
 
     data = _small_shakespeare(4000)
-    _tiny_lm_run(tmp_path, data, steps=6, eval_every=3)
-    run_config = __import__("json").loads((tmp_path / "run" / "config.json").read_text())
-    mcfg = dataclasses.replace(rnn_lm.Config(embed=16, hidden=48, bptt=16, max_steps=6, eval_every=3))
-    tcfg = TrainConfig(**run_config["train"])
-    r = rnn_lm.fit(rnn_lm.RNNLM(len(data.classes), mcfg), data, tcfg, tmp_path / "run",
-                   {k: v for k, v in run_config.items() if k != "train"}, resume=True)
-    assert r["steps"] == 6  # nothing left to do
-    from deepnet.errors import CheckpointError
+    kw = dict(dropout=0.2, reset_prob=0.3)  # dropout and random state resets draw from the RNGs
+    ref, _ = _tiny_lm_run(tmp_path / "ref", data, steps=40, **kw)
+
+    class Stop(Exception):
+        pass
+
+    mcfg = rnn_lm.Config(embed=16, hidden=48, bptt=16, max_steps=40, **kw)
+    tcfg = TrainConfig(epochs=100, batch_size=8, optimizer="adamw", lr=1e-2, clip_grad=1.0, device="cpu",
+                       progress=False, log_every=10, checkpoint_every=7)
+    run_config = {"system": "rnn_lm", "model": __import__("dataclasses").asdict(mcfg), "data": {**data.info(), "seed": 0}}
+    torch.manual_seed(0)
+    model = rnn_lm.RNNLM(len(data.classes), mcfg)
+    step = model.step
+    calls = {"n": 0}
+
+    def stop_at_step_25(*a, **k):
+        if model.training:
+            calls["n"] += 1
+            if calls["n"] == 25:
+                raise Stop
+        return step(*a, **k)
+
+    model.step = stop_at_step_25
+    with pytest.raises(Stop):
+        rnn_lm.fit(model, data, tcfg, tmp_path / "run", run_config)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 21 and saved["carry"] is not None and not saved["finished"]
+    resumed = rnn_lm.RNNLM(len(data.classes), mcfg)
+    r = rnn_lm.fit(resumed, data, tcfg, tmp_path / "run", run_config, resume=True)
+    assert r["steps"] == 40
+    for a, b in zip(ref.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(RunFinished, match="finished at step 40"):
+        rnn_lm.fit(resumed, data, tcfg, tmp_path / "run", run_config, resume=True)
     with pytest.raises(CheckpointError, match="already holds a run"):
-        _tiny_lm_run(tmp_path, data, steps=2)
+        rnn_lm.fit(resumed, data, tcfg, tmp_path / "run", run_config)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["max_steps"] == 40
 
 
 # ------------------------------------------------------------------------- n-grams and the NPLM

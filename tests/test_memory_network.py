@@ -10,6 +10,7 @@ import torch
 from deepnet import load_run
 from deepnet.cli import main
 from deepnet.data import babi
+from deepnet.experiments import _babi_units as units
 from deepnet.systems import memory_network as mn
 
 
@@ -27,7 +28,7 @@ def test_position_encoding_shapes_and_values():
 
 def _model(V=12, M=6, J=5, **kw):
     torch.manual_seed(0)
-    return mn.MemN2N(V, M, J, **{"d": 8, "hops": 3, **kw})
+    return mn.MemN2N(mn.Config(**{"d": 8, "hops": 3, **kw}), V, M, J)
 
 
 def _batch(B=4, M=6, J=5, V=12):
@@ -134,7 +135,7 @@ def test_linear_start_runs_its_epochs_without_softmax_then_trains_with_it(keep, 
         return out
 
     monkeypatch.setattr(mn, "engine_fit", spy)
-    tcfg = mn.paper_train_config(epochs=1, threads=1)
+    tcfg = mn.paper_train_config(epochs=1)
     result = mn.fit(model, data, tcfg, tmp_path / "run", run_config)
     ls, main_phase = calls
     assert not ls["softmax"] and main_phase["softmax"] and not model.linear_start
@@ -210,12 +211,12 @@ def test_cached_units_are_reused_only_when_their_code_versions_match(tmp_path, m
         run_dir.mkdir(parents=True, exist_ok=True)  # as training does
         return {"test_error": 0.5}
 
-    monkeypatch.setattr(mn, "train_unit", fake_train_unit)
-    spec = mn.unit_spec("1k", (1,), 0, d=8, hops=1, noise=0.0, linear_start=0, epochs=1, anneal=1, lr=0.01,
+    monkeypatch.setattr(units, "train_unit", fake_train_unit)
+    spec = units.unit_spec("1k", (1,), 0, d=8, hops=1, noise=0.0, linear_start=0, epochs=1, anneal=1, lr=0.01,
                         batch_size=32, memory_size=10)
-    first = mn.train_units([spec], tmp_path)
+    first = units.train_units([spec], tmp_path)
     assert trained == [0] and "reused" not in first[0]
-    again = mn.train_units([spec], tmp_path)
+    again = units.train_units([spec], tmp_path)
     assert trained == [0] and again[0]["reused"] and again[0]["test_error"] == 0.5
     # a unit written before versions were recorded counts as version 1: reused by version-1 code only
     (unit_json,) = tmp_path.glob("*/unit.json")
@@ -223,12 +224,12 @@ def test_cached_units_are_reused_only_when_their_code_versions_match(tmp_path, m
     del record["versions"]
     unit_json.write_text(json.dumps(record))
     with monkeypatch.context() as m:
-        m.setattr(mn, "UNIT_FORMAT", 1)
-        assert mn.train_units([spec], tmp_path)[0]["reused"] and trained == [0]
-    if mn.UNIT_FORMAT != 1:  # training has changed since: the old unit is trained again
-        assert "reused" not in mn.train_units([spec], tmp_path)[0] and trained == [0, 0]
+        m.setattr(units, "UNIT_FORMAT", 1)
+        assert units.train_units([spec], tmp_path)[0]["reused"] and trained == [0]
+    if units.UNIT_FORMAT != 1:  # training has changed since: the old unit is trained again
+        assert "reused" not in units.train_units([spec], tmp_path)[0] and trained == [0, 0]
         trained.pop()
     # after a parser change (babi.FORMAT bumped) the cached unit is stale: trained again
     monkeypatch.setattr(babi, "FORMAT", babi.FORMAT + 1)
-    assert "reused" not in mn.train_units([spec], tmp_path)[0] and trained == [0, 0]
+    assert "reused" not in units.train_units([spec], tmp_path)[0] and trained == [0, 0]
     assert json.loads(unit_json.read_text())["versions"]["babi"] == babi.FORMAT

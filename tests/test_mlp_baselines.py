@@ -9,7 +9,6 @@ import torch
 from deepnet.cli import main
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import digits
-from deepnet.data.common import ArrayDataset, Splits
 from deepnet.errors import CheckpointError
 from deepnet.systems import kernel_svm, linear, load_run, mlp
 
@@ -124,7 +123,9 @@ def test_svm_run_folder_through_the_cli(data, tmp_path, capsys):
     acc = json.loads(capsys.readouterr().out)["accuracy"]
     assert acc == pytest.approx((expected == data.test.y.numpy()).mean(), abs=1e-6)
     assert main(args) == 2  # refuses to overwrite
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0  # a trained SVM just tests again
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0  # a solved SVM is finished
+    assert "finished" in capsys.readouterr().out
 
 
 def test_untrained_svm_is_a_clear_error():

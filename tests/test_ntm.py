@@ -1,5 +1,6 @@
 """Neural Turing Machine: addressing, reading and writing, the task generators, learning and resuming."""
 
+import dataclasses
 import math
 
 import pytest
@@ -143,7 +144,8 @@ def test_task_generators_have_the_papers_layout():
 
 def test_ntm_forward_shapes_gradients_and_recorded_weightings():
     torch.manual_seed(0)
-    model = ntm.NTM(9, 8, "lstm", 32, memory_n=16, memory_m=6, read_heads=2, write_heads=2)
+    model = ntm.NTM(ntm.Config(controller="lstm", controller_size=32, memory_n=16, memory_m=6, read_heads=2,
+                               write_heads=2), 9, 8)
     b = algorithmic.copy(3, 4, 8, algorithmic.generator(0))
     z, loss, ws = model(b.x, b.y, b.mask, record=True)
     assert z.shape == (3, 9, 8) and ws.shape == (3, 9, 4, 16) and loss.ndim == 0
@@ -151,7 +153,7 @@ def test_ntm_forward_shapes_gradients_and_recorded_weightings():
     loss.backward()
     grads = [p.grad for p in model.parameters()]
     assert all(gr is not None and torch.isfinite(gr).all() for gr in grads)
-    ff = ntm.NTM(9, 8, "feedforward", 32, memory_n=16, memory_m=6)
+    ff = ntm.NTM(ntm.Config(controller="feedforward", controller_size=32, memory_n=16, memory_m=6), 9, 8)
     assert ff(b.x, b.y, b.mask)[0].shape == (3, 9, 8)
 
 
@@ -173,21 +175,31 @@ def test_ntm_learns_to_copy_short_sequences_and_the_run_folder_loads(tmp_path):
 def test_a_killed_run_resumes_on_the_same_batches(tmp_path):
     torch.set_num_threads(1)
     cfg = ntm.Config(controller_size=16, memory_n=8, memory_m=4)
-    tc = ntm.TrainConfig(max_len=3, bits=4, steps=6, batch_size=4, val_every=3, val_size=4, val_lengths=(2,),
+    tc = ntm.TrainConfig(max_len=3, bits=4, steps=6, batch_size=4, val_every=2, val_size=4, val_lengths=(2,),
                          checkpoint_every=3, seed=1)
-    straight, _ = ntm.train(cfg, tc, tmp_path / "a", log=lambda *_: None)
-    # the same run "killed" after step 3 (a shorter budget stands in for the kill), then resumed
-    import dataclasses
-    ntm.train(cfg, dataclasses.replace(tc, steps=3), tmp_path / "b", log=lambda *_: None)
-    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
-    state["config"]["train"]["steps"] = 6  # pretend it was always a 6-step run
-    torch.save(state, tmp_path / "b" / "checkpoint.pt")
-    (tmp_path / "b" / "config.json").unlink()
-    resumed, _ = ntm.train(cfg, tc, tmp_path / "b", resume=True, log=lambda *_: None)
+    straight, done = ntm.train(cfg, tc, tmp_path / "a", log=lambda *_: None)
+
+    def kill_at_step_4(line):  # killed mid-training: after the checkpoint of step 3, at the validation of step 4
+        if line.startswith("step 4:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(Exception, match="interrupted; the last checkpoint is kept"):
+        ntm.train(cfg, tc, tmp_path / "b", log=kill_at_step_4)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["step"] == 3
+    resumed, summary = ntm.train(cfg, tc, tmp_path / "b", resume=True, log=lambda *_: None)
     for p, q in zip(straight.parameters(), resumed.parameters()):
-        torch.testing.assert_close(p, q)
+        assert torch.equal(p, q)
+    # the validation records (and the training cost they carry across the kill) are those of the straight run
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in done["history"]]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in summary["history"]] == strip
     with pytest.raises(Exception, match="already holds a run"):
         ntm.train(cfg, tc, tmp_path / "b", log=lambda *_: None)
+    with pytest.raises(Exception, match="finished at step 6"):  # a spent budget is not resumed ...
+        ntm.train(cfg, tc, tmp_path / "b", resume=True, log=lambda *_: None)
+    _, longer = ntm.train(cfg, dataclasses.replace(tc, steps=8), tmp_path / "b", resume=True, log=lambda *_: None)
+    assert longer["steps"] == 8 and longer["history"][-1]["step"] == 8
+    with pytest.raises(Exception, match="other settings \\(train.lr\\)"):  # ... and other settings are named
+        ntm.train(cfg, dataclasses.replace(tc, steps=10, lr=0.1), tmp_path / "b", resume=True, log=lambda *_: None)
 
 
 def test_lstm_baseline_has_the_papers_size():

@@ -373,3 +373,21 @@ def test_hardware_names_cores_and_load_when_known():
     assert hardware({"device": "cpu", "cpu": "AMD EPYC", "cpu_count": 2, "load_average": 7.94}) == \
         "AMD EPYC (2 cores, load 7.9)"
     assert hardware({"device": "cuda", "cpu": "x", "gpu": "NVIDIA H100", "load_average": 3.0}) == "NVIDIA H100"
+
+
+def test_report_modules_import_downward_only():
+    """html.py and the package share formatting.py; html.py never imports the package (no cycle)."""
+    import ast
+    from pathlib import Path
+
+    import deepnet.report
+    from deepnet.report import formatting, html
+
+    def imported(module):
+        tree = ast.parse(Path(module.__file__).read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "deepnet.report" not in imported(html)
+    assert not [m for m in imported(formatting) if m.startswith("deepnet.report")]
+    assert {"deepnet.report.formatting", "deepnet.report.html"} <= imported(deepnet.report)
+    assert deepnet.report.format_number is formatting.format_number  # the name other code imports still works

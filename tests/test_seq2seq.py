@@ -10,6 +10,7 @@ from deepnet.core.attention import AdditiveAttention, DotAttention
 from deepnet.core.train import TrainConfig
 from deepnet.data import multi30k
 from deepnet.errors import ConfigError, DataError
+from deepnet.experiments._translation import train_model
 from deepnet.systems import load_run, seq2seq
 from deepnet.systems.seq2seq import EOS, PAD
 
@@ -160,8 +161,8 @@ def trained(tmp_path_factory, toks):
     torch.manual_seed(0)
     run_dir = tmp_path_factory.mktemp("s2s") / "run"
     tcfg = TrainConfig(epochs=60, batch_size=8, optimizer="adamw", lr=1e-2, schedule="constant", device="cpu",
-                       progress=False, log_every=1000, threads=1)
-    r = seq2seq.train_model(small(), toy_bitext(4), src_tok, tgt_tok, tcfg, run_dir)
+                       progress=False, log_every=1000)
+    r = train_model(small(), toy_bitext(4), src_tok, tgt_tok, tcfg, run_dir)
     return run_dir, r
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 import os
@@ -8,7 +9,8 @@ from torch import nn
 
 from deepnet.core import checkpoint as ck
 from deepnet.core.runtime import seed_everything
-from deepnet.core.train import TrainConfig, batches, fit, lr_factor, read_metrics
+from deepnet.core.run import Interrupted, RunFinished, read_metrics
+from deepnet.core.train import TrainConfig, batches, fit, lr_factor
 from deepnet.data import digits
 from deepnet.errors import CheckpointError, TrainingDiverged
 from deepnet.systems import load_run, mlp
@@ -126,8 +128,60 @@ def test_refuses_to_overwrite_a_run_or_resume_with_other_settings(data, tmp_path
     with pytest.raises(CheckpointError, match="train.lr"):
         fit(new_model(data), data, TrainConfig(epochs=1, lr=0.3, progress=False), tmp_path / "run",
             run_config(data), resume=True)
-    with pytest.raises(CheckpointError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="nothing to resume"):
         fit(new_model(data), data, cfg, tmp_path / "elsewhere", run_config(data), resume=True)
+
+
+def test_a_finished_run_says_so_and_a_larger_epochs_continues_it_exactly(data, tmp_path):
+    """Resuming a finished run is refused with RunFinished; --epochs may grow, and then the run ends
+    equal to one planned that long from the start (constant rate); a shrunk budget is refused."""
+    cfg2 = TrainConfig(epochs=2, batch_size=64, lr=0.05, progress=False)
+    cfg4 = TrainConfig(epochs=4, batch_size=64, lr=0.05, progress=False)
+    ref = new_model(data, dropout=0.2)
+    fit(ref, data, cfg4, tmp_path / "ref", run_config(data))
+    fit(new_model(data, dropout=0.2), data, cfg2, tmp_path / "run", run_config(data))
+    with pytest.raises(RunFinished, match="larger --epochs"):
+        fit(new_model(data), data, cfg2, tmp_path / "run", run_config(data), resume=True)
+    with pytest.raises(CheckpointError, match="train.epochs"):
+        fit(new_model(data), data, TrainConfig(epochs=1, batch_size=64, lr=0.05, progress=False), tmp_path / "run",
+            run_config(data), resume=True)
+    longer = new_model(data, seed=7, dropout=0.2)
+    r = fit(longer, data, cfg4, tmp_path / "run", run_config(data), resume=True)
+    assert len(r["history"]) == 4
+    for a, b in zip(ref.parameters(), longer.parameters()):
+        assert torch.equal(a, b)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["epochs"] == 4
+
+
+def test_an_extended_cosine_schedule_follows_the_longer_plan_from_where_it_stopped(data, tmp_path):
+    steps = math.ceil(len(data.train) / 64)
+    short = TrainConfig(epochs=2, batch_size=64, lr=0.1, schedule="cosine", progress=False, log_every=1)
+    long = dataclasses.replace(short, epochs=5)
+    fit(new_model(data), data, short, tmp_path / "run", run_config(data))
+    fit(new_model(data), data, long, tmp_path / "run", run_config(data), resume=True)
+    lrs = {r["step"]: r["lr"] for r in read_metrics(tmp_path / "run") if r["event"] == "train"}
+    # the rate logged after step s is the one for step s (0-based), on the 2-epoch plan, then on the 5-epoch plan
+    assert lrs[2 * steps - 1] == pytest.approx(0.1 * lr_factor(2 * steps - 1, 2 * steps, short, steps))
+    assert lrs[2 * steps + 1] == pytest.approx(0.1 * lr_factor(2 * steps + 1, 5 * steps, long, steps))
+    assert lrs[5 * steps - 1] == pytest.approx(0.1 * lr_factor(5 * steps - 1, 5 * steps, long, steps))
+
+
+def test_a_run_stopped_before_its_first_checkpoint_leaves_no_folder(data, tmp_path):
+    model = new_model(data)
+    forward = model.forward
+
+    def interrupted(x, y=None):
+        if model.training:
+            raise KeyboardInterrupt
+        return forward(x, y)
+
+    model.forward = interrupted
+    with pytest.raises(Interrupted, match="nothing was kept"):
+        fit(model, data, TrainConfig(epochs=1, progress=False), tmp_path / "a" / "run", run_config(data))
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        fit(new_model(data), data, TrainConfig(epochs=1, progress=False), tmp_path / "a" / "run", run_config(data),
+            resume=True)
 
 
 class Exploding(nn.Module):

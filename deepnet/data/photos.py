@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepnet.data import store
+from deepnet.data import fetching, store
 from deepnet.errors import DataError
 
 NAME = "photos"
@@ -21,6 +21,42 @@ SOURCE = "images shipped inside the scikit-image (0.26) and scikit-learn wheels"
 PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png",
           "rocket.jpg", "hubble_deep_field.jpg", "china.jpg", "flower.jpg")
 FILES = tuple(f"photos/{p}" for p in PHOTOS)
+
+# Where the files come from and how a download is checked (the format: fetching.py).
+_SKI = "https://raw.githubusercontent.com/scikit-image/scikit-image/v0.26.0/src/skimage/data/"
+_SKL = "https://raw.githubusercontent.com/scikit-learn/scikit-learn/1.9.1/sklearn/datasets/images/"
+DOWNLOAD = {
+    "description": "real photographs for visualisations (scikit-image and scikit-learn sample images)",
+    "licence": "scikit-image photos: CC0 / public domain / NASA; china.jpg, flower.jpg: CC BY 2.0",
+    "homepage": "https://scikit-image.org/docs/stable/api/skimage.data.html",
+    # sha256 of the scikit-image files: scikit-image's own registry (src/skimage/data/_registry.py,
+    #   read at commit b1be3381369ccde54a31948e2f9062180630597f; our copies from the 0.26.0 wheel match).
+    # sha256 of china.jpg and flower.jpg: computed by us over the copies in the scikit-learn 1.9.1 wheel.
+    "checksums": "SHA-256 of the scikit-image files from scikit-image's data registry; of the two "
+                 "scikit-learn images computed by us over the scikit-learn 1.9.1 wheel",
+    "options": [
+        {"label": "sample images at the released tags", "items": [
+            {"path": "photos/astronaut.png", "size": 791555, "urls": [_SKI + "astronaut.png"],
+             "sha256": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"},
+            {"path": "photos/camera.png", "size": 139512, "urls": [_SKI + "camera.png"],
+             "sha256": "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a"},
+            {"path": "photos/chelsea.png", "size": 240512, "urls": [_SKI + "chelsea.png"],
+             "sha256": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb"},
+            {"path": "photos/coffee.png", "size": 466706, "urls": [_SKI + "coffee.png"],
+             "sha256": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7"},
+            {"path": "photos/rocket.jpg", "size": 112525, "urls": [_SKI + "rocket.jpg"],
+             "sha256": "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c"},
+            {"path": "photos/hubble_deep_field.jpg", "size": 527940, "urls": [_SKI + "hubble_deep_field.jpg"],
+             "sha256": "3a19c5dd8a927a9334bb1229a6d63711b1c0c767fb27e2286e7c84a3e2c2f5f4"},
+            {"path": "photos/lfw_subset.npy", "size": 1000080, "urls": [_SKI + "lfw_subset.npy"],
+             "sha256": "9560ec2f5edfac01973f63a8a99d00053fecd11e21877e18038fbe500f8e872c"},
+            {"path": "photos/china.jpg", "size": 196653, "urls": [_SKL + "china.jpg"],
+             "sha256": "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29"},
+            {"path": "photos/flower.jpg", "size": 142987, "urls": [_SKL + "flower.jpg"],
+             "sha256": "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"},
+        ]},
+    ],
+}
 
 
 def load_image(path):
@@ -59,11 +95,9 @@ def find_root():
 
 
 def fetch(root=None, **kwargs):
-    """Download the photos (see download.py); returns the data root. Never automatic: without
+    """Download the photos (see fetching.py); returns the data root. Never automatic: without
     them list_photos() falls back to scikit-learn's two embedded samples."""
-    from deepnet.data import download
-
-    return download.fetch(NAME, root=root, **kwargs)
+    return fetching.fetch(NAME, DOWNLOAD, root=root, **kwargs)
 
 
 def list_photos():

@@ -60,50 +60,42 @@ def find(relpaths):
     return None
 
 
-def locate(dataset, relpaths, fetch=False):
+def locate(dataset, relpaths):
     """The first data root holding every path of `relpaths` (relative to the root).
 
     Raises DataError naming the dataset, the places looked in and where to put the files.
-    fetch: when nothing is found, download the dataset first (see locate_any).
+    Loaders that fetch a missing dataset call fetching.locate instead.
     """
-    return locate_any(dataset, [relpaths], fetch=fetch)[0]
+    return locate_any(dataset, [relpaths])[0]
 
 
-def locate_any(dataset, layouts, fetch=False):
+def locate_any(dataset, layouts):
     """(root, i) for the first of several alternative layouts found, in order of preference.
 
     Each layout is a list of relative paths that must all exist. Earlier layouts win over
     later ones whatever root they are in (e.g. canonical CIFAR-10 before a JPEG copy).
-    With fetch=True and nothing found, the dataset is downloaded (download.fetch) and looked
-    for again, unless DEEPNET_NO_DOWNLOAD is set.
     """
-    found = _search(layouts)
-    if found is not None:
-        return found
-    looked = ", ".join(str(r) for r in data_roots())
-    wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
-    missing = (f"{dataset}: files not found (looked in {looked}); set DEEPNET_DATA to the folder "
-               f"that holds them, or place them under {cache_root()}: {wanted}")
-    if fetch:
-        from deepnet.data import download  # here, not at the top: download imports this module
-
-        if dataset in download.DOWNLOADS:
-            if not download.auto_enabled():
-                raise DataError(f"{missing}; automatic download is off (DEEPNET_NO_DOWNLOAD is set): "
-                                f"run 'deepnet data fetch {dataset}'")
-            download.fetch(dataset)
-            found = _search(layouts)
-            if found is not None:
-                return found
-    raise DataError(missing)
+    found = search(layouts)
+    if found is None:
+        raise DataError(missing(dataset, layouts))
+    return found
 
 
-def _search(layouts):
+def search(layouts):
+    """(root, i) for the first layout found (see locate_any), or None."""
     for i, relpaths in enumerate(layouts):
         root = find(relpaths)
         if root is not None:
             return root, i
     return None
+
+
+def missing(dataset, layouts):
+    """The message for a dataset not found: where we looked and where to put the files."""
+    looked = ", ".join(str(r) for r in data_roots())
+    wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
+    return (f"{dataset}: files not found (looked in {looked}); set DEEPNET_DATA to the folder "
+            f"that holds them, or place them under {cache_root()}: {wanted}")
 
 
 def fingerprint(sources):

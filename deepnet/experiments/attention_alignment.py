@@ -19,6 +19,8 @@ import torch
 from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
 from deepnet.errors import ConfigError
+from deepnet.experiments import _translation
+from deepnet.report.plots import plot_attention
 from deepnet.systems import load_run, seq2seq
 
 NAME = "attention_alignment"
@@ -49,7 +51,6 @@ class Config:
     train_pairs: int = 0  # first N training pairs only (0: all)
     eval_pairs: int = 0  # first N test pairs only (0: all)
     seed: int = 0
-    threads: int = 0  # CPU threads (0: the idle cores now)
     device: str = "auto"
 
 
@@ -62,7 +63,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     return {}  # a figure to look at; the numbers are reported as they come out
 
 
@@ -81,8 +82,8 @@ def run(cfg, out_dir, profile):
         bitext = bitext.head(cfg.train_pairs, 200 if cfg.train_pairs else 0)
         mcfg = seq2seq.Config(attention="additive", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
                               dropout=cfg.dropout, attn_size=cfg.attn_size)
-        tcfg = seq2seq.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.threads, cfg.device)
-        model, r = seq2seq.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
+        tcfg = _translation.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.device)
+        model, r = _translation.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
         device = r["device"]
         artifacts = ["model/"]
     out = seq2seq.translate(model, test.src, beam=cfg.beam)
@@ -117,7 +118,7 @@ def _plot(results, sources, path):
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 5))
     axes = list(axes) if len(results) > 1 else [axes]
     for ax, r, src in zip(axes, results, sources):
-        seq2seq.plot_attention(r, None, ax=ax)
+        plot_attention(r, None, ax=ax)
         ax.set_title(src if len(src) < 45 else src[:42] + "...", fontsize=8)
     fig.suptitle("attention weights: output subword (rows) vs English subword (columns)")
     fig.tight_layout()

@@ -14,7 +14,7 @@ the 3-hop units of a babi_memn2n run with the same settings are reused.
 import statistics
 from dataclasses import dataclass
 
-from deepnet.systems import memory_network as mn
+from deepnet.experiments import _babi_units as units
 
 NAME = "babi_hops"
 CLAIM = ("Memory networks answer questions that need reasoning over several facts of a story; "
@@ -61,7 +61,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"error_hops3": {"op": "<", "metric": "error_hops1"}}
@@ -70,17 +70,17 @@ def targets(profile):
 def run(cfg, out_dir, profile):
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
     # the same settings as babi_memn2n's single-task 1k units, so that equal units share the cache
-    plan = [(k, t, mn.unit_spec("1k", (t,), s, d=cfg.d, hops=k, noise=cfg.noise, linear_start=cfg.linear_start,
+    plan = [(k, t, units.unit_spec("1k", (t,), s, d=cfg.d, hops=k, noise=cfg.noise, linear_start=cfg.linear_start,
                                 epochs=cfg.epochs, anneal=cfg.anneal, lr=cfg.lr, batch_size=cfg.batch_size,
                                 memory_size=cfg.memory_size, device=cfg.device))
             for k in cfg.hops for t in cfg.tasks for s in seeds]
-    results = mn.train_units([p[2] for p in plan], cfg.cache or out_dir / "scratch" / "units", cfg.workers)
+    results = units.train_units([p[2] for p in plan], cfg.cache or out_dir / "scratch" / "units", cfg.workers)
     metrics, series = {}, {}
     for k in cfg.hops:
         errs = []
         for t in cfg.tasks:
             runs = [r for (kk, tt, _), r in zip(plan, results) if kk == k and tt == t]
-            best = mn.pick(runs)
+            best = units.pick(runs)
             metrics[f"error_hops{k}_task{t}"] = best["test_error"]
             metrics[f"error_hops{k}_task{t}_seed_mean"] = statistics.mean(r["test_error"] for r in runs)
             errs.append(best["test_error"])

@@ -28,6 +28,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from deepnet.experiments import _babi_units as units
 from deepnet.systems import memory_network as mn
 
 NAME = "babi_memn2n"
@@ -105,7 +106,7 @@ PROFILES = {
 }
 
 
-def targets(profile, cfg=None):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     if profile == "quick":
@@ -114,14 +115,13 @@ def targets(profile, cfg=None):
         return {"error_1k_task1": {"op": "<=", "value": 0.02}, "error_1k_task2": {"op": "<=", "value": 0.3}}
     # full: at or below the paper's matching columns, for each setting the run trains (a full run may be
     # restricted to some settings, e.g. --tasks-10k with no task: that setting then has no metric to judge)
-    cfg = cfg or PROFILES["full"]
     trained = {"mean_error_1k": bool(cfg.tasks_1k), "mean_error_10k": bool(cfg.tasks_10k),
                "mean_error_1k_joint": cfg.joint_1k, "mean_error_10k_joint": cfg.joint_10k}
     return {m: {"op": "<=", "value": PAPER[m]["value"]} for m, on in trained.items() if on}
 
 
 # ---------------------------------------------------------------------------------------------
-# One training unit: a task set, a data size, a seed (memory_network.train_units trains and caches them)
+# One training unit: a task set, a data size, a seed (_babi_units.train_units trains and caches them)
 
 
 def unit_spec(cfg, size, tasks, seed, joint):
@@ -132,7 +132,7 @@ def unit_spec(cfg, size, tasks, seed, joint):
     anneal = cfg.anneal_joint_1k if joint and size == "1k" else cfg.anneal_joint_10k if joint else \
         cfg.anneal_10k if single10k else cfg.anneal
     linear_start = cfg.linear_start_10k if size == "10k" else cfg.linear_start_joint if joint else cfg.linear_start
-    return mn.unit_spec(size, tasks, seed, d=cfg.d_joint if joint else cfg.d, hops=cfg.hops, noise=cfg.noise,
+    return units.unit_spec(size, tasks, seed, d=cfg.d_joint if joint else cfg.d, hops=cfg.hops, noise=cfg.noise,
                         linear_start=linear_start, epochs=epochs, anneal=anneal, lr=cfg.lr,
                         batch_size=cfg.batch_size, memory_size=cfg.memory_size, device=cfg.device)
 
@@ -159,7 +159,7 @@ def run(cfg, out_dir, profile):
         plan += [("10k", t, unit_spec(cfg, "10k", (t,), s, False)) for t in tasks_10k]
     if cfg.joint_10k and present_10k:
         plan += [("10k", "joint", unit_spec(cfg, "10k", present_10k, s, True)) for s in joint_seeds]
-    results = mn.train_units([p[2] for p in plan], cfg.cache or out_dir / "scratch" / "units", cfg.workers)
+    results = units.train_units([p[2] for p in plan], cfg.cache or out_dir / "scratch" / "units", cfg.workers)
 
     metrics, series, chosen = {}, {}, {}
     for size in ("1k", "10k"):
@@ -167,7 +167,7 @@ def run(cfg, out_dir, profile):
         kept, every = [], []
         for t in tasks:
             runs = [r for (sz, tk, _), r in zip(plan, results) if sz == size and tk == t]
-            best = mn.pick(runs)
+            best = units.pick(runs)
             chosen[(size, t)] = best
             err = best["test_error"]
             metrics[f"error_{size}_task{t}"] = err
@@ -184,7 +184,7 @@ def run(cfg, out_dir, profile):
             series[f"error_{size}_by_task"] = [[t, metrics[f"error_{size}_task{t}"]] for t in tasks]
         joint = [r for (sz, tk, _), r in zip(plan, results) if sz == size and tk == "joint"]
         if joint:
-            best = mn.pick(joint)
+            best = units.pick(joint)
             chosen[(size, "joint")] = best
             metrics[f"mean_error_{size}_joint"] = statistics.mean(best["test_error_by_task"].values())
             metrics[f"failed_tasks_{size}_joint"] = sum(e > 0.05 for e in best["test_error_by_task"].values())

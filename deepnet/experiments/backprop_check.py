@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from deepnet.core import backprop as bp
-from deepnet.core.train import TrainConfig, batches, fit, read_metrics
+from deepnet.core.run import read_metrics
+from deepnet.core.train import TrainConfig, batches, fit
 from deepnet.data import digits
 from deepnet.data.common import ArrayDataset, Splits
 from deepnet.systems import mlp
@@ -67,7 +68,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"max_rel_error": {"op": "<=", "value": 1e-7},

@@ -15,7 +15,7 @@ Samples from the trained model are written to samples.txt and drawn in the figur
 import math
 from dataclasses import asdict, dataclass
 
-from deepnet.core.runtime import idle_threads, seed_everything
+from deepnet.core.runtime import seed_everything
 from deepnet.core.train import TrainConfig
 from deepnet.data import text
 from deepnet.systems import load_run, rnn_lm
@@ -57,7 +57,6 @@ class Config:
     sample_chars: int = 600  # characters sampled for the report
     temperature: float = 0.8  # sampling temperature
     seed: int = 0  # initialisation and sampling seed
-    threads: int = 0  # CPU threads (0: the idle cores now)
     device: str = "auto"  # auto, cpu, cuda
 
 
@@ -76,7 +75,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     # quick: a 1x512 LSTM measured 1.50 in 5 CPU minutes here; full: beat nanoGPT's transformer (1.47)
@@ -92,8 +91,7 @@ def run(cfg, out_dir, profile):
                          reset_prob=cfg.reset_prob)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                        weight_decay=cfg.weight_decay, schedule="cosine", warmup=0.02, clip_grad=cfg.clip_grad,
-                       device=cfg.device, seed=cfg.seed, threads=cfg.threads or idle_threads(), progress=False,
-                       log_every=10)
+                       device=cfg.device, seed=cfg.seed, progress=False, log_every=10)
     run_config = {"system": "rnn_lm", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
     model = rnn_lm.RNNLM(len(data.classes), mcfg)
     r = rnn_lm.fit(model, data, tcfg, out_dir / "model", run_config, test=False)  # no test part: see above

@@ -60,7 +60,6 @@ class Config:
     seeds: int = 1  # seeds
     seed: int = 0  # first seed
     device: str = "auto"  # auto, cpu, cuda
-    threads: int = 0  # CPU threads (0: one per idle core)
     compile: bool = False  # torch.compile the model (GPU)
 
 
@@ -73,7 +72,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     if profile == "full":
@@ -83,10 +82,6 @@ def targets(profile):
 
 
 def run(cfg, out_dir, profile):
-    from deepnet.core.runtime import idle_threads
-
-    threads = cfg.threads or idle_threads()
-    torch.set_num_threads(threads)
     data = cifar10.load(seed=0)
     if cfg.n_train:
         data.train = type(data.train)(data.train.x[:cfg.n_train], data.train.y[:cfg.n_train])
@@ -100,7 +95,7 @@ def run(cfg, out_dir, profile):
         model = convnet.make(mcfg, data.input_shape, len(data.classes)).to(memory_format=torch.channels_last)
         tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=0.9, nesterov=True,
                            weight_decay=cfg.weight_decay, schedule="onecycle", warmup=0.15, monitor="accuracy",
-                           device=cfg.device, seed=seed, progress=False, threads=threads, compile=cfg.compile,
+                           device=cfg.device, seed=seed, progress=False, compile=cfg.compile,
                            eval_batch_size=1000)
         run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
         run_dir = out_dir / "model" if i == 0 else out_dir / "scratch" / f"seed{seed}"
@@ -114,7 +109,7 @@ def run(cfg, out_dir, profile):
         "test_accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
         "val_accuracy": statistics.mean(r["best"]["val_accuracy"] for r in runs),
         "train_seconds_per_seed": statistics.mean(r["seconds"] for r in runs),
-        "threads": threads,
+        "threads": torch.get_num_threads(),
         "parameters": convnet.count_parameters(convnet.make(mcfg, data.input_shape, 10)),
         "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
     }

@@ -25,7 +25,8 @@ from typing import Literal
 
 import torch
 
-from deepnet.core.runtime import idle_threads, pick_device, seed_everything
+from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import augment, mnist
 from deepnet.systems import convnet, load_run
@@ -72,7 +73,6 @@ class Config:
     seeds: int = 1  # seeds trained with the chosen rate
     seed: int = 0  # first seed
     device: str = "auto"  # auto, cpu, cuda
-    threads: int = 0  # CPU threads (0: one per idle core, from the load average)
     compile: bool = False  # torch.compile the model (pays off on GPUs for long runs)
     cpu_amp: bool = False  # bf16 autocast on a CPU (weights fp32; steps 1.9x faster on 1 thread of this CPU)
 
@@ -91,7 +91,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"test_accuracy": {"op": ">=", "value": 0.996 if profile == "full" else 0.994}}
@@ -103,18 +103,18 @@ def model_config(cfg):
                           pool_early=cfg.pool_early)
 
 
-def train_one(cfg, data, lr, seed, run_dir, threads, aug=True, test=True):
-    """Train one net; returns fit's result. Channels-last memory (faster convolutions on CPU and GPU)."""
+def train_one(cfg, data, lr, seed, run_dir, aug=True):
+    """Train one net on validation only (no test read); returns fit's result. Channels-last: faster convolutions."""
     seed_everything(seed)
     mcfg = model_config(cfg)
     model = convnet.make(mcfg, data.input_shape, len(data.classes)).to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum, nesterov=True,
                        weight_decay=cfg.weight_decay, schedule="onecycle", warmup=cfg.warmup, monitor="accuracy",
-                       device=cfg.device, seed=seed, progress=False, threads=threads, compile=cfg.compile,
+                       device=cfg.device, seed=seed, progress=False, compile=cfg.compile,
                        eval_batch_size=1000, cpu_amp=cfg.cpu_amp)
     run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
     deform = deformations(cfg) if aug else None
-    return fit(model, data, tcfg, run_dir, run_config, augment=deform if deform and deform.steps else None, test=test)
+    return fit(model, data, tcfg, run_dir, run_config, augment=deform if deform and deform.steps else None, test=False)
 
 
 def deformations(cfg):
@@ -129,28 +129,21 @@ def load_data(cfg):
 
 
 def run(cfg, out_dir, profile):
-    threads = cfg.threads or idle_threads()
-    torch.set_num_threads(threads)
     data = load_data(cfg)
     scratch = out_dir / "scratch"
 
-    val_by_lr, first = [], None
-    for lr in cfg.lrs:
-        r = train_one(cfg, data, lr, cfg.seed, scratch / f"lr{lr}", threads, test=False)  # tuning: no test read
-        val_by_lr.append([lr, r["best"]["val_accuracy"]])
-        if first is None or r["best"]["val_accuracy"] > first[1]["best"]["val_accuracy"]:
-            first = (lr, r)
-    lr, first_run = first
-    # only the chosen run becomes a final model: its best weights are read on the test set, once
-    device = pick_device(cfg.device)
-    first_run["test"] = evaluate(load_run(first_run["run_dir"], device=device), data.test, device, 1000,
-                                 cpu_amp=cfg.cpu_amp)  # as the other seeds' test passes (fit's) run
-    # the first seed's run at the chosen rate is reused, not retrained
-    shutil.copytree(first_run["run_dir"], out_dir / "model")
-    runs = [first_run]
+    def train(lr, seed):  # validation only: the test set is read below, once per final model
+        r = train_one(cfg, data, lr, seed, scratch / f"lr{lr}_seed{seed}")
+        return r["best"]["val_accuracy"], r
+
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    for seed in seeds[1:]:
-        runs.append(train_one(cfg, data, lr, seed, scratch / f"seed{seed}", threads))
+    sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True)
+    lr, runs = sweep.lr, sweep.runs
+    val_by_lr = [p for p in sweep.grid if p[1] is not None]  # diverged rates have no score
+    device = pick_device(cfg.device)
+    for r in runs:  # the best weights of each final run, on the test set (with fit's own evaluation settings)
+        r["test"] = evaluate(load_run(r["run_dir"], device=device), data.test, device, 1000, cpu_amp=cfg.cpu_amp)
+    shutil.copytree(runs[0]["run_dir"], out_dir / "model")
     shutil.rmtree(scratch, ignore_errors=True)
 
     acc = [r["test"]["accuracy"] for r in runs]
@@ -160,7 +153,7 @@ def run(cfg, out_dir, profile):
         "test_error": 1 - statistics.mean(acc),
         "val_accuracy": statistics.mean(r["best"]["val_accuracy"] for r in runs),
         "train_seconds_per_seed": statistics.mean(r["seconds"] for r in runs),
-        "chosen_lr": lr, "threads": threads,
+        "chosen_lr": lr, "threads": torch.get_num_threads(),
         "parameters": convnet.count_parameters(convnet.make(model_config(cfg), data.input_shape, 10)),
         "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
     }

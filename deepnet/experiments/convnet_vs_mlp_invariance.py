@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from deepnet.core.runtime import seed_everything
+from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import augment, mnist
 from deepnet.systems import convnet, mlp
@@ -52,7 +53,6 @@ class Config:
     seeds: int = 2  # seeds per model
     seed: int = 0  # first seed
     device: str = "auto"  # auto, cpu, cuda
-    threads: int = 0  # CPU threads (0: one per idle core)
 
 
 PROFILES = {
@@ -63,7 +63,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {
@@ -84,12 +84,12 @@ def _model(kind, cfg, data):
     return mlp.MLP(784, 10, hidden, "relu"), {"system": "mlp", "model": asdict(mcfg)}
 
 
-def _train(kind, cfg, data, lr, seed, run_dir, threads):
+def _train(kind, cfg, data, lr, seed, run_dir):
     seed_everything(seed)
     model, run_config = _model(kind, cfg, data)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=0.9, nesterov=True,
                        schedule="onecycle", warmup=0.1, monitor="accuracy", device=cfg.device, seed=seed,
-                       progress=False, threads=threads, eval_batch_size=1000)
+                       progress=False, eval_batch_size=1000)
     # no augmentation; test=False: the test digits are read once below, shifted, for the final models only
     r = fit(model, data, tcfg, run_dir, {**run_config, "data": {**data.info(), "seed": 0}}, test=False)
     return model, r
@@ -112,10 +112,6 @@ def shifted_accuracy(model, test, d, device):
 
 
 def run(cfg, out_dir, profile):
-    from deepnet.core.runtime import idle_threads, pick_device
-
-    threads = cfg.threads or idle_threads()
-    torch.set_num_threads(threads)
     device = pick_device(cfg.device)
     data = mnist.load(seed=0)
     if cfg.n_train:
@@ -128,17 +124,14 @@ def run(cfg, out_dir, profile):
     shifts = list(range(cfg.max_shift + 1))
     curves, chosen, metrics, series = {}, {}, {}, {}
     for kind in MODELS:
-        # 1. learning rate on validation (first seed), the same grid for every model
-        best = None
-        for lr in cfg.lrs:
-            model, r = _train(kind, cfg, data, lr, seeds[0], scratch / f"{kind}_lr{lr}", threads)
-            if best is None or r["best"]["val_accuracy"] > best[2]["best"]["val_accuracy"]:
-                best = (lr, model, r)
-        lr, model, r = best
+        # 1. learning rate on validation (first seed), the same grid and seeds for every model
+        def train(lr, seed):
+            model, r = _train(kind, cfg, data, lr, seed, scratch / f"{kind}_lr{lr}_seed{seed}")
+            return r["best"]["val_accuracy"], (model, r)
+
+        sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True)
+        lr, runs = sweep.lr, sweep.runs
         chosen[kind] = lr
-        runs = [(model, r)]
-        for seed in seeds[1:]:
-            runs.append(_train(kind, cfg, data, lr, seed, scratch / f"{kind}_seed{seed}", threads))
         # 2. the weights chosen on validation, tested on shifted copies of the test digits
         per_seed = []
         for model, r in runs:
@@ -155,7 +148,7 @@ def run(cfg, out_dir, profile):
                 metrics[f"{kind}_accuracy_shift_{d}_std"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
         metrics[f"{kind}_chosen_lr"] = lr
         shutil.rmtree(scratch, ignore_errors=True)  # keep the disk small between models
-    metrics["threads"] = threads
+    metrics["threads"] = torch.get_num_threads()
     _plot(curves, shifts, chosen, cfg, out_dir / "accuracy_vs_shift.png", data)
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": ["accuracy_vs_shift.png"],
             "device": str(device)}

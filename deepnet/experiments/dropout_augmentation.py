@@ -56,7 +56,6 @@ class Config:
     seeds: int = 2  # seeds per condition
     seed: int = 0  # first seed
     device: str = "auto"  # auto, cpu, cuda
-    threads: int = 0  # CPU threads (0: one per idle core)
 
 
 PROFILES = {
@@ -67,7 +66,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile != "full":
         return {}  # smoke: plumbing; quick: reported as it comes out (see the module docstring)
     return {
@@ -78,10 +77,6 @@ def targets(profile):
 
 
 def run(cfg, out_dir, profile):
-    from deepnet.core.runtime import idle_threads
-
-    threads = cfg.threads or idle_threads()
-    torch.set_num_threads(threads)
     data = (mnist if cfg.dataset == "mnist" else cifar10).load(seed=0)
     if cfg.n_train:
         data.train = type(data.train)(data.train.x[:cfg.n_train], data.train.y[:cfg.n_train])
@@ -98,7 +93,7 @@ def run(cfg, out_dir, profile):
             model = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
             tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=5e-4, schedule="onecycle", warmup=0.15, monitor="accuracy",
-                               device=cfg.device, seed=seed, progress=False, threads=threads, eval_batch_size=1000)
+                               device=cfg.device, seed=seed, progress=False, eval_batch_size=1000)
             run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
             r = fit(model, data, tcfg, out_dir / "scratch" / f"{name}_{seed}", run_config,
                     augment=deform if use_aug else None)
@@ -112,7 +107,7 @@ def run(cfg, out_dir, profile):
         series[f"{name}_train_loss_vs_epoch"] = [[c[0][0], statistics.mean(x[i][1] for x in curves)]
                                                  for i, c in enumerate(zip(*curves))]
         shutil.rmtree(out_dir / "scratch", ignore_errors=True)
-    metrics.update({"n_train": len(data.train), "threads": threads})
+    metrics.update({"n_train": len(data.train), "threads": torch.get_num_threads()})
     _plot(metrics, series, cfg, out_dir / "ablation.png")
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": ["ablation.png"], "device": device}
 

@@ -61,7 +61,7 @@ PROFILES = {
 DATA_SEEDS = {"train": 101, "val": 202, "test": 303}  # the generator is fixed: same points every run
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"hidden_linear_accuracy": {"op": ">=", "value": 0.999},

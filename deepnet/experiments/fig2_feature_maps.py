@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from deepnet.core.runtime import seed_everything
-from deepnet.core.train import TrainConfig, fit, read_metrics
+from deepnet.core.run import read_metrics
+from deepnet.core.train import TrainConfig, fit
 from deepnet.data import augment, cifar10, photos
 from deepnet.errors import ConfigError
 from deepnet.systems import convnet, load_run
@@ -54,7 +55,6 @@ class Config:
     maps_per_layer: int = 8  # feature maps drawn per layer
     seed: int = 0  # seed of the net's training
     device: str = "auto"  # auto, cpu, cuda
-    threads: int = 0  # CPU threads (0: one per idle core)
 
 
 PROFILES = {
@@ -64,14 +64,14 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     # the figure is judged by eye; the net it shows must at least have learned the task well above chance (0.1)
     return {"test_accuracy": {"op": ">=", "value": 0.6}}
 
 
-def _train(cfg, out_dir, threads):
+def _train(cfg, out_dir):
     data = cifar10.load(seed=0)
     if cfg.n_train:
         data.train = type(data.train)(data.train.x[:cfg.n_train], data.train.y[:cfg.n_train])
@@ -81,7 +81,7 @@ def _train(cfg, out_dir, threads):
     model = convnet.make(mcfg, data.input_shape, len(data.classes)).to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, nesterov=True, weight_decay=5e-4,
                        schedule="onecycle", warmup=0.15, monitor="accuracy", device=cfg.device, seed=cfg.seed,
-                       progress=False, threads=threads, eval_batch_size=1000)
+                       progress=False, eval_batch_size=1000)
     run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
     r = fit(model, data, tcfg, out_dir / "model", run_config, augment=augment.natural_augment(4, True))
     return r["test"]["accuracy"], r["device"]
@@ -97,10 +97,6 @@ def centre_square(rgb, size):
 
 
 def run(cfg, out_dir, profile):
-    from deepnet.core.runtime import idle_threads
-
-    threads = cfg.threads or idle_threads()
-    torch.set_num_threads(threads)
     metrics = {}
     if cfg.run:
         model = load_run(cfg.run)
@@ -115,7 +111,7 @@ def run(cfg, out_dir, profile):
         device = "cpu"
         artifacts = []
     else:
-        acc, device = _train(cfg, out_dir, threads)
+        acc, device = _train(cfg, out_dir)
         metrics["test_accuracy"] = acc
         model = load_run(out_dir / "model")
         artifacts = ["model/"]

@@ -23,6 +23,7 @@ import torch
 from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
 from deepnet.errors import ConfigError
+from deepnet.experiments import _translation
 from deepnet.systems import load_run, seq2seq
 
 NAME = "fig4_phrase_vectors"
@@ -51,7 +52,6 @@ class Config:
     train_pairs: int = 0  # first N training pairs only (0: all)
     images: int = 0  # first N test_2016 images only (0: all 1,000)
     seed: int = 0
-    threads: int = 0  # CPU threads (0: the idle cores now)
     device: str = "auto"
 
 
@@ -63,7 +63,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"same_image_recall_at_5": {"op": ">", "metric": "bow_same_image_recall_at_5"}}
@@ -96,8 +96,8 @@ def run(cfg, out_dir, profile):
         bitext = multi30k.load("en", "fr").head(cfg.train_pairs, 200 if cfg.train_pairs else 0)
         mcfg = seq2seq.Config(attention="none", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
                               dropout=cfg.dropout)
-        tcfg = seq2seq.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.threads, cfg.device)
-        model, r = seq2seq.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
+        tcfg = _translation.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.device)
+        model, r = _translation.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
         device = r["device"]
         artifacts = ["model/"]
 

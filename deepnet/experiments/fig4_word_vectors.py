@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from deepnet.core.runtime import idle_threads, seed_everything
+from deepnet.core.runtime import seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import text
 from deepnet.data.common import ArrayDataset, Splits
@@ -71,7 +71,6 @@ class Config:
     #                           mostly random (kNN purity 0.20 against 0.12 for random vectors)
     model_run: str = ""  # run folder of an NPLM trained on Brown (e.g. nplm_brown's model/) to use instead
     seed: int = 0
-    threads: int = 0  # CPU threads (0: idle cores now)
 
 
 PROFILES = {
@@ -81,7 +80,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"category_knn_purity": {"op": ">", "metric": "random_category_knn_purity"}}
@@ -134,7 +133,6 @@ def category_scores(vectors, index, k):
 
 
 def run(cfg, out_dir, profile):
-    threads = cfg.threads or idle_threads()
     seed_everything(cfg.seed)
     data = text.brown.load(min_count=cfg.min_count)
     cut = lambda p: ArrayDataset(p.x[:cfg.train_words], p.y[:cfg.train_words]) if cfg.train_words else p  # noqa: E731
@@ -153,7 +151,7 @@ def run(cfg, out_dir, profile):
         model = nplm.NPLM(V, ncfg)
         tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                            schedule="cosine", warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed,
-                           threads=threads, progress=False, log_every=100)
+                           progress=False, log_every=100)
         r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg,
                 out_dir / "model", {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}},
                 metrics=None, test=False)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepnet.core.recurrent import CELLS, Recurrent
-from deepnet.core.runtime import idle_threads, seed_everything, set_threads
+from deepnet.core.runtime import seed_everything
 
 NAME = "fig5_gradient_flow"
 CLAIM = ("Backpropagated gradients of a recurrent net shrink or grow at every time step, so plain RNNs fail "
@@ -64,7 +64,6 @@ class Config:
     #   sequences at 1,500 steps: +1 solved T = 20 but not 40; +3 solved 40 and 80 (not 160); +5 not 160 either.
     #   The RNN has no gate; an orthogonal W_hh (spectral radius 1) did not help it (T = 20 and 40 at chance)
     seed: int = 0
-    threads: int = 0  # CPU threads (0: idle cores now)
 
 
 PROFILES = {
@@ -76,7 +75,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"lstm_max_T": {"op": ">", "metric": "rnn_max_T"}}
@@ -171,7 +170,6 @@ def train_recall(mode, T, cfg, seed):
 
 
 def run(cfg, out_dir, profile):
-    set_threads(cfg.threads or idle_threads())
     grads = {
         "rnn_default": gradient_norms("rnn", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, seed=cfg.seed)["h"],
         "rnn_radius_0.9": gradient_norms("rnn", cfg.grad_T, cfg.grad_hidden, cfg.grad_batch, 0.9, cfg.seed)["h"],

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from deepnet.core.runtime import idle_threads, seed_everything
+from deepnet.core.runtime import seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import text
 from deepnet.data.common import ArrayDataset, Splits
@@ -77,7 +77,6 @@ class Config:
     eval_words: int = 0  # use only the first N validation and test words (0: all)
     cpu_bf16: bool = True  # bf16 autocast on a CPU for NPLM and LSTM (loss in fp32)
     seed: int = 0
-    threads: int = 0  # CPU threads (0: idle cores now)
     device: str = "cpu"
 
 
@@ -100,7 +99,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     if profile == "quick":  # measured here in 5 minutes with a simple recipe: KN trigram 241, NPLM 221
@@ -114,7 +113,6 @@ def _cut(part, n):
 
 
 def run(cfg, out_dir, profile):
-    threads = cfg.threads or idle_threads()
     seed_everything(cfg.seed)
     data = text.brown.load(min_count=cfg.min_count)
     data = Splits(data.name, _cut(data.train, cfg.train_words), _cut(data.val, cfg.eval_words),
@@ -146,7 +144,7 @@ def run(cfg, out_dir, profile):
     model = nplm.NPLM(V, ncfg)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.nplm_batch, optimizer="adamw", lr=cfg.nplm_lr,
                        schedule="cosine", warmup=0.02, patience=cfg.patience, eval_batch_size=2048, device=cfg.device,
-                       seed=cfg.seed, threads=threads, progress=False, log_every=100)
+                       seed=cfg.seed, progress=False, log_every=100)
     r = fit(model, wdata, tcfg, out_dir / "model", {"system": "nplm", "model": asdict(ncfg),
                                                     "data": {**data.info(), "seed": 0}}, metrics=None)
     metrics.update(nplm_val_ppl=math.exp(r["best"]["val_loss"]), nplm_test_ppl=math.exp(r["test"]["loss"]),
@@ -173,7 +171,7 @@ def run(cfg, out_dir, profile):
         lstm = rnn_lm.RNNLM(V, lcfg)
         ltcfg = TrainConfig(epochs=cfg.lstm_epochs or cfg.epochs, batch_size=cfg.lstm_batch, optimizer="adamw",
                             lr=cfg.lstm_lr, schedule="cosine", warmup=0.02, clip_grad=1.0, patience=cfg.patience,
-                            device=cfg.device, seed=cfg.seed, threads=threads, progress=False, log_every=50)
+                            device=cfg.device, seed=cfg.seed, progress=False, log_every=50)
         lr_ = rnn_lm.fit(lstm, data, ltcfg, out_dir / "scratch" / "lstm",
                          {"system": "rnn_lm", "model": asdict(lcfg), "data": {**data.info(), "seed": 0}})
         metrics.update(lstm_val_ppl=math.exp(lr_["best"]["val_loss"]), lstm_test_ppl=lr_["test"]["perplexity"],

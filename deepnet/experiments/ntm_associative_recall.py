@@ -13,10 +13,9 @@ on fixed sets of each number of items. Metric: cost per sequence (bits) and bits
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
-
 from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
+from deepnet.experiments._ntm_common import train_models, training_summary
 from deepnet.systems import ntm
 
 NAME = "ntm_associative_recall"
@@ -52,7 +51,6 @@ class Config:
     val_every: int = 250
     seeds: int = 1
     seed: int = 0
-    threads: int = 1
 
 
 PROFILES = {
@@ -64,24 +62,24 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"lstm_cost_bits_items_12": {"op": ">", "metric": "ntm_cost_bits_items_12"}}
 
 
 def run(cfg, out_dir, profile):
-    torch.set_num_threads(cfg.threads)
     common = dict(controller=cfg.controller, controller_size=cfg.controller_size, memory_n=cfg.memory_n,
                   memory_m=cfg.memory_m, lstm_size=cfg.lstm_size, lstm_layers=cfg.lstm_layers)
-    mcfgs = {"ntm": ntm.Config(kind="ntm", read_heads=cfg.read_heads, write_heads=cfg.write_heads, **common),
-             "lstm": ntm.Config(kind="lstm", **common)}
+    heads = dict(read_heads=cfg.read_heads, write_heads=cfg.write_heads)
+    models = {"ntm": (ntm.Config(kind="ntm", **heads, **common), cfg.lrs),
+              "lstm": (ntm.Config(kind="lstm", **common), cfg.lrs)}  # the same grid for both
     val_items = sorted({(cfg.train_min_items + cfg.train_max_items) // 2, cfg.train_max_items})
     tc = ntm.TrainConfig(task="associative_recall", bits=cfg.bits, min_len=cfg.train_min_items,
                          max_len=cfg.train_max_items, steps=cfg.steps, batch_size=cfg.batch_size,
                          optimizer=cfg.optimizer, val_every=cfg.val_every, val_size=cfg.val_size,
-                         val_lengths=tuple(val_items), checkpoint_every=cfg.val_every, threads=cfg.threads)
-    runs, grids = ntm.train_seeds(mcfgs, tc, cfg.lrs, [cfg.seed + i for i in range(cfg.seeds)], out_dir)
+                         val_lengths=tuple(val_items), checkpoint_every=cfg.val_every)
+    runs, grids = train_models(models, tc, [cfg.seed + i for i in range(cfg.seeds)], out_dir)
     test = algorithmic.fixed_set("associative_recall", cfg.test_items, cfg.test_size, seed=2_000, bits=cfg.bits)
     metrics, series = {}, {}
     for kind, rs in runs.items():
@@ -92,7 +90,7 @@ def run(cfg, out_dir, profile):
                 if cfg.seeds > 1:
                     metrics[f"{kind}_{key}_items_{n}_std"] = std
             series.setdefault(f"{kind}_cost_vs_items", []).append([n, metrics[f"{kind}_cost_bits_items_{n}"]])
-        m, sr = ntm.training_summary(kind, rs, grids[kind])
+        m, sr = training_summary(kind, rs, grids[kind])
         metrics.update(m)
         series.update(sr)
     _plot(series, cfg, out_dir / "cost_vs_items.png")

@@ -29,10 +29,9 @@ test sets), each model given one run per setting at 1000 updates, seed 0 unless 
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
-
 from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
+from deepnet.experiments._ntm_common import plot_weightings, train_models, training_summary
 from deepnet.systems import ntm
 
 NAME = "ntm_copy"
@@ -70,7 +69,6 @@ class Config:
     val_every: int = 250  # steps between validations
     seeds: int = 1  # seeds trained with the chosen rates
     seed: int = 0  # first seed
-    threads: int = 1  # torch threads: these tensors are small, one thread wastes least on a shared machine
     clip_norm: float = 50.0  # global gradient-norm clip after the element-wise clip to [-10, 10] (0: off)
     curriculum: int = 0  # steps over which the longest training length grows from 2 to train_max_len (0: off)
 
@@ -87,7 +85,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     if profile == "quick":
@@ -110,19 +108,16 @@ def model_configs(cfg):
 
 
 def run(cfg, out_dir, profile):
-    torch.set_num_threads(cfg.threads)
     val_lengths = sorted({max(cfg.train_min_len, cfg.train_max_len // 2), cfg.train_max_len})
     tc = ntm.TrainConfig(task="copy", bits=cfg.bits, min_len=cfg.train_min_len, max_len=cfg.train_max_len,
                          steps=cfg.steps, batch_size=cfg.batch_size, optimizer=cfg.optimizer, val_every=cfg.val_every,
                          val_size=cfg.val_size, val_lengths=tuple(val_lengths), checkpoint_every=cfg.val_every,
-                         threads=cfg.threads, clip_norm=cfg.clip_norm, curriculum=cfg.curriculum)
+                         clip_norm=cfg.clip_norm, curriculum=cfg.curriculum)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    runs, grids = {}, {}
-    for name, mcfg in model_configs(cfg).items():  # same steps, batches and seeds; each its own rate grid
-        lrs = cfg.lstm_lrs if (name == "lstm" and cfg.lstm_lrs) else cfg.lrs
-        r, g = ntm.train_seeds({name: mcfg}, tc, lrs, seeds, out_dir)
-        runs.update(r)
-        grids.update(g)
+    # same steps, batches and seeds; each model its own rate grid
+    models = {name: (mcfg, cfg.lstm_lrs if (name == "lstm" and cfg.lstm_lrs) else cfg.lrs)
+              for name, mcfg in model_configs(cfg).items()}
+    runs, grids = train_models(models, tc, seeds, out_dir)
     test = algorithmic.fixed_set("copy", cfg.test_lengths, cfg.test_size, seed=2_000, bits=cfg.bits)
 
     metrics, series = {}, {}
@@ -135,7 +130,7 @@ def run(cfg, out_dir, profile):
                 if cfg.seeds > 1:
                     metrics[f"{kind}_{key}_len_{L}_std"] = std
             series.setdefault(f"{kind}_bits_wrong_vs_length", []).append([L, metrics[f"{kind}_bits_wrong_len_{L}"]])
-        m, sr = ntm.training_summary(kind, rs, grids[kind])
+        m, sr = training_summary(kind, rs, grids[kind])
         metrics.update(m)
         series.update(sr)
 
@@ -146,7 +141,7 @@ def run(cfg, out_dir, profile):
     for L in [cfg.train_max_len] + ([50] if 50 in cfg.test_lengths and 50 < cfg.memory_n else []):
         b = algorithmic.fixed_set("copy", (L,), 1, seed=3_000, bits=cfg.bits)[L]
         name = f"weightings_len_{L}.png"
-        ntm.plot_weightings(model, b, f"NTM copy, length {L} (trained on {cfg.train_min_len}-{cfg.train_max_len})",
+        plot_weightings(model, b, f"NTM copy, length {L} (trained on {cfg.train_min_len}-{cfg.train_max_len})",
                             out_dir / name)
         arts.append(name)
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": arts, "device": "cpu"}

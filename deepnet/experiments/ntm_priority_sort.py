@@ -19,6 +19,7 @@ import torch
 
 from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
+from deepnet.experiments._ntm_common import plot_weightings, train_models, training_summary
 from deepnet.systems import ntm
 
 NAME = "ntm_priority_sort"
@@ -53,7 +54,6 @@ class Config:
     val_every: int = 250  # steps between validations
     seeds: int = 1  # seeds trained with the chosen rates
     seed: int = 0  # first seed
-    threads: int = 1  # torch threads (small tensors, shared machine)
 
 
 PROFILES = {
@@ -65,24 +65,23 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"lstm_cost_bits": {"op": ">", "metric": "ntm_cost_bits"}}
 
 
 def run(cfg, out_dir, profile):
-    torch.set_num_threads(cfg.threads)
     opts = {"n_out": cfg.n_out}
     common = dict(controller=cfg.controller, controller_size=cfg.controller_size, memory_n=cfg.memory_n,
                   memory_m=cfg.memory_m, lstm_size=cfg.lstm_size, lstm_layers=cfg.lstm_layers)
-    mcfgs = {"ntm": ntm.Config(kind="ntm", read_heads=cfg.read_heads, write_heads=cfg.write_heads, **common),
-             "lstm": ntm.Config(kind="lstm", **common)}
+    heads = dict(read_heads=cfg.read_heads, write_heads=cfg.write_heads)
+    models = {"ntm": (ntm.Config(kind="ntm", **heads, **common), cfg.lrs),
+              "lstm": (ntm.Config(kind="lstm", **common), cfg.lrs)}  # the same grid for both
     tc = ntm.TrainConfig(task="priority_sort", bits=cfg.bits, n_out=cfg.n_out, min_len=cfg.n_in, max_len=cfg.n_in,
                          steps=cfg.steps, batch_size=cfg.batch_size, optimizer=cfg.optimizer, val_every=cfg.val_every,
-                         val_size=cfg.val_size, val_lengths=(cfg.n_in,), checkpoint_every=cfg.val_every,
-                         threads=cfg.threads)
-    runs, grids = ntm.train_seeds(mcfgs, tc, cfg.lrs, [cfg.seed + i for i in range(cfg.seeds)], out_dir)
+                         val_size=cfg.val_size, val_lengths=(cfg.n_in,), checkpoint_every=cfg.val_every)
+    runs, grids = train_models(models, tc, [cfg.seed + i for i in range(cfg.seeds)], out_dir)
     test = algorithmic.fixed_set("priority_sort", (cfg.n_in,), cfg.test_size, seed=2_000, bits=cfg.bits, **opts)[cfg.n_in]
     metrics, series = {}, {}
     for kind, rs in runs.items():
@@ -91,13 +90,13 @@ def run(cfg, out_dir, profile):
             metrics[f"{kind}_{key}"], std = mean_std([s[key] for s in scores])
             if cfg.seeds > 1:
                 metrics[f"{kind}_{key}_std"] = std
-        m, sr = ntm.training_summary(kind, rs, grids[kind])
+        m, sr = training_summary(kind, rs, grids[kind])
         metrics.update(m)
         series.update(sr)
     metrics["chance_cost_bits"] = float(cfg.n_out * cfg.bits)  # outputs of 1/2: one bit per target bit
     _plot_curves(series, metrics, out_dir / "cost_curves.png")
     b = algorithmic.fixed_set("priority_sort", (cfg.n_in,), 1, seed=3_000, bits=cfg.bits, **opts)[cfg.n_in]
-    ntm.plot_weightings(runs["ntm"][0][0], b, f"NTM priority sort ({cfg.n_in} in, {cfg.n_out} out)",
+    plot_weightings(runs["ntm"][0][0], b, f"NTM priority sort ({cfg.n_in} in, {cfg.n_out} out)",
                         out_dir / "weightings.png")
     _plot_priority_vs_location(runs["ntm"][0][0], b, cfg, out_dir / "write_location_vs_priority.png")
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],

@@ -11,8 +11,8 @@ Measured: the same deep MLP (several hidden layers of equal width) with ReLU, ta
 logistic function, each with its standard initialisation (He for ReLU, Glorot for tanh and
 logistic), trained by the engine's minibatch SGD with momentum at a constant rate, on the
 same MNIST examples for the same capped number of epochs. Each non-linearity gets its best
-learning rate from the same grid, chosen on the validation error of the first seed; then
-every seed is trained with it. Speed = epochs (and seconds) until the training loss,
+learning rate from the same grid, chosen on the validation error of the first seed (whose
+run at that rate is kept); further seeds are trained with it. Speed = epochs (and seconds) until the training loss,
 the mean minibatch loss over the last epoch's worth of steps (logged by the engine at every
 step), first falls below a fixed threshold; a run that never gets there counts as the cap (a lower bound, flagged by the
 `*_reached` fractions). The test error of each final model (best validation epoch) is read once.
@@ -28,11 +28,12 @@ from typing import Literal
 import torch
 
 from deepnet import data as datasets
-from deepnet.core.runtime import seed_everything, torch_threads
-from deepnet.core.train import TrainConfig, fit, read_metrics
+from deepnet.core.runtime import seed_everything
+from deepnet.core.run import read_metrics
+from deepnet.core.sweep import rate_then_seeds
+from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data.common import ArrayDataset
-from deepnet.errors import TrainingDiverged
-from deepnet.systems import mlp
+from deepnet.systems import load_run, mlp
 
 NAME = "relu_vs_tanh"
 CLAIM = ("The rectified linear unit typically learns much faster than tanh or the logistic function "
@@ -63,7 +64,6 @@ class Config:
     threshold: float = 0.1  # training loss (cross-entropy) whose first crossing times the speed
     seeds: int = 3  # seeds trained with each non-linearity's chosen rate
     seed: int = 0  # first seed (the tuning runs use it)
-    threads: int = 1  # CPU threads for torch: one is fastest for models this small on a busy 2-core machine
 
 
 PROFILES = {
@@ -73,7 +73,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"relu_speedup": {"op": ">", "value": 1.0}}  # ReLU reaches the threshold first
@@ -91,8 +91,11 @@ def load_data(cfg):
     return data
 
 
-def train_one(activation, lr, seed, cfg, data, run_dir, test=True):
-    """One engine run; returns the fit result plus the logged training-loss curve."""
+def train_one(activation, lr, seed, cfg, data, run_dir):
+    """One engine run, validation only (no test read); returns the fit result plus the logged training-loss curve.
+
+    A rate too high for this non-linearity raises TrainingDiverged (the rate then loses the sweep).
+    """
     seed_everything(seed)
     D, K = math.prod(data.input_shape), len(data.classes)
     hidden = (cfg.width,) * (cfg.layers - 1)
@@ -100,13 +103,10 @@ def train_one(activation, lr, seed, cfg, data, run_dir, test=True):
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
                        schedule="constant", monitor="accuracy", device="cpu", amp=False, seed=seed,
-                       log_every=1, progress=False, threads=cfg.threads)
+                       log_every=1, progress=False)
     run_config = {"system": "mlp", "model": {"hidden": list(hidden), "activation": activation, "dropout": 0.0,
                                              "init": INIT[activation]}, "data": {**data.info(), "seed": 0}}
-    try:
-        r = fit(model, data, tcfg, run_dir, run_config, test=test)
-    except TrainingDiverged:  # a rate too high for this non-linearity
-        return None
+    r = fit(model, data, tcfg, run_dir, run_config, test=False)
     losses = [rec["loss"] for rec in read_metrics(run_dir) if rec.get("event") == "train"]  # one per step
     # the training loss at step s: the mean minibatch loss over the last epoch's worth of steps
     # (over all steps so far during the first epoch), a smooth curve that lags by half an epoch
@@ -125,25 +125,22 @@ def train_one(activation, lr, seed, cfg, data, run_dir, test=True):
 
 
 def run(cfg, out_dir, profile):
-    with torch_threads(cfg.threads):
-        return _run(cfg, out_dir, profile)
-
-
-def _run(cfg, out_dir, profile):
     data = load_data(cfg)
     scratch = out_dir / "scratch"
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
     per_act = {}
     for act in ACTIVATIONS:
-        tried = []
-        for lr in cfg.lrs:
-            r = train_one(act, lr, cfg.seed, cfg, data, scratch / f"{act}_lr{lr}", test=False)  # no test read
-            tried.append({"lr": lr, "val_error": 1.0 - r["best"]["val_accuracy"] if r else 1.0,
-                          "epochs_to_threshold": r["epochs_to_threshold"] if r else math.inf})
-        lr = min(tried, key=lambda t: t["val_error"])["lr"]
-        runs = [train_one(act, lr, cfg.seed + i, cfg, data, scratch / f"{act}_seed{i}") for i in range(cfg.seeds)]
-        if any(r is None for r in runs):
-            raise RuntimeError(f"{act}: the rate {lr} chosen on the first seed diverged on another seed")
-        per_act[act] = {"lr": lr, "tried": tried, "runs": runs}
+        def train(lr, seed):
+            r = train_one(act, lr, seed, cfg, data, scratch / f"{act}_lr{lr}_seed{seed}")
+            return 1.0 - r["best"]["val_accuracy"], r
+
+        sweep = rate_then_seeds(train, cfg.lrs, seeds)  # the same grid and seeds for every non-linearity
+        tried = [{"lr": lr, "val_error": 1.0 if r is None else 1.0 - r["best"]["val_accuracy"],
+                  "epochs_to_threshold": math.inf if r is None else r["epochs_to_threshold"]}
+                 for lr, r in zip(cfg.lrs, sweep.tried)]  # a diverged rate: chance-level error, never there
+        for r in sweep.runs:  # the test set, once per final model, with the weights chosen on validation
+            r["test"] = evaluate(load_run(r["run_dir"]), data.test, "cpu", amp=False)
+        per_act[act] = {"lr": sweep.lr, "tried": tried, "runs": sweep.runs}
     shutil.rmtree(scratch, ignore_errors=True)
 
     cap = float(cfg.epochs)
@@ -186,8 +183,7 @@ def _run(cfg, out_dir, profile):
         series[f"{act}_epochs_to_loss_level"] = [[lv, statistics.mean(capped(r["epochs_to_level"][lv]) for r in d["runs"])]
                                                  for lv in LEVELS]
     _plot(per_act, metrics, cfg, data.name, out_dir / "relu_vs_tanh.png")
-    return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],
-            "artifacts": ["relu_vs_tanh.png"], "device": "cpu"}
+    return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": ["relu_vs_tanh.png"], "device": "cpu"}
 
 
 def _plot(per_act, m, cfg, dataset, path):

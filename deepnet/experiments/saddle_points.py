@@ -37,7 +37,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepnet.core.runtime import torch_threads
 from deepnet.data import digits
 
 NAME = "saddle_points"
@@ -67,7 +66,6 @@ class Config:
     max_iter: int = 200  # Levenberg-Marquardt (and saddle-free Newton) iterations per start
     rel_tol: float = 1e-6  # a point is critical when ||g|| <= rel_tol * ||g_start||
     seed: int = 0  # first SGD seed
-    threads: int = 1  # CPU threads: the Hessians are small
 
 
 PROFILES = {
@@ -77,7 +75,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     return {"n_critical_points": {"op": ">=", "value": 10},
@@ -296,11 +294,6 @@ def load_inputs(pool):
 
 
 def run(cfg, out_dir, profile):
-    with torch_threads(cfg.threads):
-        return _run(cfg, out_dir, profile)
-
-
-def _run(cfg, out_dir, profile):
     X, Y = load_inputs(cfg.pool)
     net = SmallNet(X, Y, cfg.hidden, 10, cfg.weight_decay)
     found, tried = [], []

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from deepnet.core.runtime import seed_everything
-from deepnet.core.train import TrainConfig, fit
+from deepnet.core.sweep import rate_then_seeds
+from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import digits
-from deepnet.systems import mlp
+from deepnet.systems import load_run, mlp
 
 NAME = "sgd_digits"
 CLAIM = ("A multilayer network trained by minibatch stochastic gradient descent learns to classify "
@@ -52,41 +53,41 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     # a linear classifier already gets about 0.95 on this set; a net that learns should pass 0.97
     return {"test_accuracy": {"op": ">=", "value": 0.97}}
 
 
-def _train(cfg, data, lr, seed, run_dir, test=True):
+def _train(cfg, data, lr, seed, run_dir):
     seed_everything(seed)
     model = mlp.MLP(64, 10, cfg.hidden, cfg.activation)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
                        weight_decay=cfg.weight_decay, schedule="cosine", monitor="accuracy",
-                       device=cfg.device, seed=seed, progress=False, threads=0)
+                       device=cfg.device, seed=seed, progress=False)
     run_config = {"system": "mlp", "model": {"hidden": list(cfg.hidden), "activation": cfg.activation, "dropout": 0.0},
                   "data": {**data.info(), "seed": 0}}
-    return fit(model, data, tcfg, run_dir, run_config, test=test)
+    return fit(model, data, tcfg, run_dir, run_config, test=False)  # `run` reads the test set, once per final model
 
 
 def run(cfg, out_dir, profile):
     data = digits.load(seed=0)
     scratch = out_dir / "scratch"
 
-    # 1. choose the learning rate on validation accuracy (first seed only)
-    val_by_lr = []
-    for lr in cfg.lrs:
-        r = _train(cfg, data, lr, cfg.seed, scratch / f"lr{lr}", test=False)  # tuning never reads the test set
-        val_by_lr.append([lr, r["best"]["val_accuracy"]])
-    lr = max(val_by_lr, key=lambda p: p[1])[0]
+    # 1. choose the learning rate on validation accuracy (first seed only); 2. train the other seeds with it
+    def train(lr, seed):
+        r = _train(cfg, data, lr, seed, scratch / f"lr{lr}_seed{seed}")
+        return r["best"]["val_accuracy"], r
 
-    # 2. train every seed with it; the test set is read once per final model (inside fit)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    runs = []
-    for i, seed in enumerate(seeds):
-        run_dir = out_dir / "model" if i == 0 else scratch / f"seed{seed}"
-        runs.append(_train(cfg, data, lr, seed, run_dir))
+    sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True)
+    lr, runs = sweep.lr, sweep.runs
+    val_by_lr = [p for p in sweep.grid if p[1] is not None]  # diverged rates have no score
+    # 3. the test set, read once per final model, with the weights chosen on validation
+    for r in runs:
+        r["test"] = evaluate(load_run(r["run_dir"], device=r["device"]), data.test, r["device"])
+    shutil.move(runs[0]["run_dir"], out_dir / "model")
     shutil.rmtree(scratch, ignore_errors=True)
 
     test_acc = [r["test"]["accuracy"] for r in runs]

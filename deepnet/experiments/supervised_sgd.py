@@ -33,10 +33,10 @@ import torch
 
 from deepnet import data as datasets
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
-from deepnet.core.runtime import seed_everything, torch_threads
+from deepnet.core.runtime import seed_everything
+from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, batches, evaluate, fit
 from deepnet.data.common import ArrayDataset
-from deepnet.errors import TrainingDiverged
 from deepnet.experiments import Skipped
 from deepnet.systems import kernel_svm, linear, mlp
 
@@ -88,7 +88,6 @@ class Config:
     seeds: int = 3  # seeds of each final linear classifier, MLP and curve
     seed: int = 0  # first seed (the tuning runs use it)
     device: str = "cpu"  # these models are small: the CPU is fastest at this size
-    threads: int = 1  # CPU threads for torch: one is fastest for models this small on a busy 2-core machine
 
 
 PROFILES = {
@@ -102,7 +101,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     t = {"mlp_test_error": {"op": "<", "metric": "linear_test_error"},
@@ -136,21 +135,22 @@ def _error(model, part, device):
 # 1. linear classifier, MLP (engine) and SVM (libsvm)
 
 
-def _engine_run(make_model, run_config, data, lr, epochs, seed, cfg, run_dir, weight_decay=0.0, test=True):
+def _engine_run(make_model, run_config, data, lr, epochs, seed, cfg, run_dir, weight_decay=0.0):
+    """One engine run (no test read); returns fit's result with the model (its best weights) and its training error."""
     seed_everything(seed)
     model = make_model()
     tcfg = TrainConfig(epochs=epochs, batch_size=cfg.batch_size, lr=lr, momentum=cfg.momentum,
                        weight_decay=weight_decay, schedule="cosine", monitor="accuracy", device=cfg.device,
-                       amp=False, seed=seed, progress=False, threads=cfg.threads)
-    r = fit(model, data, tcfg, run_dir, run_config, test=test)
-    best = load_checkpoint(run_dir / "best.pt")  # the weights chosen on validation (which fit tested, if asked)
+                       amp=False, seed=seed, progress=False)
+    r = fit(model, data, tcfg, run_dir, run_config, test=False)
+    best = load_checkpoint(run_dir / "best.pt")  # the weights chosen on validation
     load_model_state(model, best["model"])
-    r["train_error"] = _error(model, data.train, r["device"])
+    r["model"], r["train_error"] = model, _error(model, data.train, r["device"])
     return r
 
 
 def tune_and_train(kind, cfg, data, out_dir, scratch):
-    """Learning rate on validation (first seed), then every seed with it; test read once per final model."""
+    """Learning rate on validation (first seed), then the other seeds with it; test read once per final model."""
     D, K = math.prod(data.input_shape), len(data.classes)
     if kind == "linear":
         lrs, epochs, wd = cfg.linear_lrs, cfg.linear_epochs, 0.0
@@ -162,23 +162,17 @@ def tune_and_train(kind, cfg, data, out_dir, scratch):
         model_cfg = {"system": "mlp", "model": {"hidden": list(cfg.mlp_hidden), "activation": "relu",
                                                 "dropout": cfg.mlp_dropout, "init": "he"}}
     run_config = {**model_cfg, "data": {**data.info(), "seed": 0}}
-    val_by_lr = []
-    for lr in lrs:
-        try:
-            # tuning runs never read the test set
-            r = _engine_run(make, run_config, data, lr, epochs, cfg.seed, cfg, scratch / f"{kind}_lr{lr}", wd, test=False)
-        except TrainingDiverged:  # too high a rate: it simply loses
-            val_by_lr.append([lr, 0.0])
-            continue
-        val_by_lr.append([lr, r["best"]["val_accuracy"]])
-    lr = max(val_by_lr, key=lambda p: p[1])[0]
-    runs = []
-    for i in range(cfg.seeds):
-        seed = cfg.seed + i
-        run_dir = out_dir / "model" if (kind == "mlp" and i == 0) else scratch / f"{kind}_seed{seed}"
-        runs.append(_engine_run(make, run_config, data, lr, epochs, seed, cfg, run_dir, wd))
-    return {"lr": lr, "val_by_lr": val_by_lr,
-            "test_error": [1.0 - r["test"]["accuracy"] for r in runs],
+
+    def train(lr, seed):
+        r = _engine_run(make, run_config, data, lr, epochs, seed, cfg, scratch / f"{kind}_lr{lr}_seed{seed}", wd)
+        return r["best"]["val_accuracy"], r
+
+    sweep = rate_then_seeds(train, lrs, [cfg.seed + i for i in range(cfg.seeds)], maximize=True)
+    runs = sweep.runs
+    if kind == "mlp":  # the first seed's MLP is the model kept
+        shutil.move(runs[0]["run_dir"], out_dir / "model")
+    return {"lr": sweep.lr, "val_by_lr": [[lr, 0.0 if acc is None else acc] for lr, acc in sweep.grid],  # diverged: 0
+            "test_error": [_error(r["model"], data.test, r["device"]) for r in runs],
             "train_error": [r["train_error"] for r in runs],
             "val_error": [1.0 - r["best"]["val_accuracy"] for r in runs],
             "seconds": [r["seconds"] for r in runs]}
@@ -241,17 +235,13 @@ def sgd_vs_gd(cfg, data):
     val = ArrayDataset(data.val.x[:cfg.curve_val], data.val.y[:cfg.curve_val])
     out = {}
     for method, bs in (("sgd", cfg.curve_batch_size), ("gd", len(data.train))):
-        tried = []
-        for lr in cfg.curve_lrs:
-            curve, model = descent_curve(cfg, data, val, lr, bs, cfg.seed)
-            tried.append((curve[-1][1], lr, curve, model))
-        _, lr, curve, model = min(tried, key=lambda t: t[0])
-        curves, tests = [curve], [_error(model, data.test, "cpu")]
-        for i in range(1, cfg.seeds):
-            curve, model = descent_curve(cfg, data, val, lr, bs, cfg.seed + i)
-            curves.append(curve)
-            tests.append(_error(model, data.test, "cpu"))
-        out[method] = {"lr": lr, "val_by_lr": [[t[1], t[0]] for t in tried], "curves": curves, "test_error": tests}
+        def train(lr, seed):
+            curve, model = descent_curve(cfg, data, val, lr, bs, seed)
+            return curve[-1][1], (curve, model)  # validation error at the end of the budget
+
+        sweep = rate_then_seeds(train, cfg.curve_lrs, [cfg.seed + i for i in range(cfg.seeds)])
+        out[method] = {"lr": sweep.lr, "val_by_lr": sweep.grid, "curves": [c for c, _ in sweep.runs],
+                       "test_error": [_error(m, data.test, "cpu") for _, m in sweep.runs]}
     return out
 
 
@@ -270,11 +260,6 @@ def _examples_to_reach(curve, level):
 
 
 def run(cfg, out_dir, profile):
-    with torch_threads(cfg.threads):
-        return _run(cfg, out_dir, profile)
-
-
-def _run(cfg, out_dir, profile):
     data = load_data(cfg, profile)
     scratch = out_dir / "scratch"
     lin = tune_and_train("linear", cfg, data, out_dir, scratch)

@@ -3,11 +3,11 @@
 Review, "Recurrent neural networks": an encoder RNN reads the English sentence into a thought
 vector that starts a French decoder RNN; and RNNs do better when they learn to focus on one part
 at a time (attention). Two models are trained on Multi30k task 1 (29,000 pairs) with the same
-sizes, recipe and budget (systems/seq2seq.py): the plain encoder-decoder, whose decoder sees the
-source only through the final encoder state, and the same model with additive attention over
-the encoder states. Each model's checkpoint is chosen on validation loss; BLEU on validation is
-reported for greedy and beam decoding, and the test set (test_2016_flickr) is decoded once per
-final model, with beam search.
+sizes, recipe and budget (systems/seq2seq.py, experiments/_translation.py): the plain
+encoder-decoder, whose decoder sees the source only through the final encoder state, and the
+same model with additive attention over the encoder states. Each model's checkpoint is chosen
+on validation loss; BLEU on validation is reported for greedy and beam decoding, and the test
+set (test_2016_flickr) is decoded once per final model, with beam search.
 
 Tokenisation: SentencePiece unigram subwords learned on the training part, one model per
 language, cased; translations are detokenised by the same model and scored with sacrebleu
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
+from deepnet.experiments import _translation
 from deepnet.systems import load_run, seq2seq
 
 NAME = "translation_multi30k"
@@ -60,7 +61,6 @@ class Config:
     train_pairs: int = 0  # use only the first N training pairs (0: all 29,000; smoke runs use a few)
     eval_pairs: int = 0  # use only the first N validation and test pairs (0: all)
     seed: int = 0
-    threads: int = 0  # CPU threads (0: the idle cores now)
     device: str = "auto"
 
 
@@ -73,7 +73,7 @@ PROFILES = {
 }
 
 
-def targets(profile):
+def targets(profile, cfg):
     if profile == "smoke":
         return {}
     t = {"bleu_gain_from_attention": {"op": ">", "value": 0.0}}  # bleu_attention - bleu_no_attention
@@ -95,14 +95,14 @@ def run(cfg, out_dir, profile):
     seed_everything(cfg.seed)
     bitext = multi30k.load("en", "fr").head(cfg.train_pairs, cfg.eval_pairs)
     src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)  # shared by both models
-    tcfg = seq2seq.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.threads, cfg.device, cfg.weight_decay,
-                          cfg.clip_grad)
+    tcfg = _translation.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.device, cfg.weight_decay,
+                               cfg.clip_grad)
     metrics, series, samples, device = {}, {}, [], "cpu"
     for variant, attention in (("no_attention", "none"), ("attention", "additive")):
         mcfg = seq2seq.Config(attention=attention, embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
                               dropout=cfg.dropout, attn_size=cfg.attn_size, label_smoothing=cfg.label_smoothing)
         seed_everything(cfg.seed)
-        r = seq2seq.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / variant)
+        r = _translation.train_model(mcfg, bitext, src_tok, tgt_tok, tcfg, out_dir / variant)
         device = r["device"]
         model = load_run(out_dir / variant, device=device)
         val_greedy = [t["text"] for t in seq2seq.translate(model, bitext.val.src, beam=1)]

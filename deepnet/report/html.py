@@ -9,8 +9,8 @@ import json
 from html import escape
 from pathlib import Path
 
-from deepnet.report import (format_duration, format_met, format_number, format_ours, format_seeds, format_target,
-                            hardware, summary_rows)
+from deepnet.report.formatting import (format_duration, format_met, format_number, format_ours, format_seeds,
+                                       format_target, hardware, summary_rows)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 

@@ -1,6 +1,23 @@
-"""The review's systems, one file each. Every system file defines a commented `Config`
-dataclass, its model (an nn.Module whose forward(x, y) returns (output, loss)), and
-`build(run_config) -> model`, which rebuilds the model from a run folder's config.json.
+"""The review's systems, one file each, and the one place their interface is written down.
+
+Every system module defines these names (`get` checks them; a test checks every module):
+
+    Config          commented dataclass of the model's settings (the CLI's flags come from it)
+    build(run_config) -> model
+                    rebuilds the model from a run folder's config.json (an nn.Module whose
+                    forward(x, y) returns (output, loss))
+    TRAINS_ON       tuple of the data names `deepnet train SYSTEM --data NAME` accepts; () when only
+                    experiments train the system (then the names below are None)
+    TRAIN_CONFIG    dataclass of the training flags, or None for the engine's core.train.TrainConfig
+    fit             fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True)
+                    -> result dict (history, best, test, steps, seconds, device, run_dir), its run
+                    folder kept by core/run.py; or None for the engine's core.train.fit
+    load_data       load_data(name, seed, train_cfg=None) -> data, or None for deepnet.data.get(name).load(seed=seed)
+                    (the NTM's tasks are generated, as its training config says; a translator reads pairs)
+    prepare_data    prepare_data(data, cfg) -> data: the system's view of the data (an NPLM's context
+                    windows, a translator's subword ids), or None
+    evaluate_part   evaluate_part(model, part, device) -> metrics for `deepnet eval`, or None for the
+                    engine's core.train.evaluate
 
 `load_run` finds the system file from the "system" key of config.json (the file's stem),
 through the literal SYSTEMS dict below.
@@ -29,6 +46,9 @@ SYSTEMS = {
 }
 
 
+INTERFACE = ("Config", "build", "TRAINS_ON", "TRAIN_CONFIG", "fit", "load_data", "prepare_data", "evaluate_part")
+
+
 def names():
     return list(SYSTEMS)
 
@@ -36,8 +56,45 @@ def names():
 def get(name):
     """The system module called `name`, or a ConfigError listing the known ones."""
     if name not in SYSTEMS:
-        raise ConfigError(f"unknown system '{name}'; known systems: {', '.join(SYSTEMS)}")
-    return importlib.import_module(SYSTEMS[name])
+        import difflib
+
+        close = difflib.get_close_matches(name, SYSTEMS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"unknown system '{name}'{hint}; known systems: {', '.join(SYSTEMS)}")
+    module = importlib.import_module(SYSTEMS[name])
+    missing = [k for k in INTERFACE if k not in vars(module)]
+    if missing:  # a programming error in deepnet, not the user's
+        raise AssertionError(f"{module.__name__} lacks {', '.join(missing)} (see deepnet/systems/__init__.py)")
+    return module
+
+
+def trainable():
+    """The systems `deepnet train` takes."""
+    return [n for n in SYSTEMS if get(n).TRAINS_ON]
+
+
+def training(module):
+    """(training config dataclass, fit function) of a system: its own, or the engine's."""
+    from deepnet.core import train
+
+    return module.TRAIN_CONFIG or train.TrainConfig, module.fit or train.fit
+
+
+def load_data(module, name, seed, cfg, like=None, train_cfg=None):
+    """The data `deepnet train`/`eval` give a system: loaded (or generated), then seen its way.
+
+    like: a run's recorded data info, for datasets whose parts depend on the run (bAbI's tasks
+    and vocabulary), rebuilt as they were when it trained.
+    """
+    from deepnet import data as datasets
+
+    if module.load_data is not None:
+        data = module.load_data(name, seed, train_cfg)
+    elif like is not None and name in datasets.RUN_DEPENDENT:
+        data = datasets.get(name).load_like(like)
+    else:
+        data = datasets.get(name).load(seed=seed)
+    return module.prepare_data(data, cfg) if module.prepare_data is not None else data
 
 
 def read_run_config(run_dir):

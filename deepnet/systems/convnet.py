@@ -45,6 +45,8 @@ from deepnet.core.config import config_from_dict
 
 # Datasets `deepnet train convnet` accepts (image classification sets with train/validation/test parts).
 TRAINS_ON = ("mnist", "cifar10")
+# trained by the engine on the data as loaded (the interface: deepnet/systems/__init__.py)
+TRAIN_CONFIG = fit = load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:
@@ -135,20 +137,21 @@ class ConvNet(_Classifier):
     it is the same function, computed on a quarter of the pixels after the pooling.
     """
 
-    def __init__(self, in_shape, num_classes, channels=(32, 64), convs_per_stage=1, fc=(128,),
-                 dropout=0.0, batchnorm=True, mean=(0.5,), std=(0.25,), first_kernel=3, pool_early=False):
+    def __init__(self, cfg, in_shape, num_classes):
         super().__init__()
+        first_kernel, batchnorm, pool_early = cfg.first_kernel, cfg.batchnorm, cfg.pool_early
         if first_kernel < 1 or first_kernel % 2 == 0:
             raise ValueError(f"first_kernel must be odd (padding k // 2 keeps the map size), got {first_kernel}")
+        self.label_smoothing = cfg.label_smoothing
         c, h, w = in_shape
-        self.norm = _Normalise(mean, std, c)
+        self.norm = _Normalise(cfg.mean, cfg.std, c)
         layers = {}
-        for s, width in enumerate(channels, 1):
-            for k in range(1, convs_per_stage + 1):
+        for s, width in enumerate(cfg.channels, 1):
+            for k in range(1, cfg.convs_per_stage + 1):
                 # local connections + shared weights: y_j = sum_i k_ij * x_i + b_j (no bias before BN)
                 ks = first_kernel if (s, k) == (1, 1) else 3  # larger first-layer filters are easier to look at
                 layers[f"conv{s}_{k}"] = nn.Conv2d(c, width, ks, padding=ks // 2, bias=not batchnorm)
-                if pool_early and k == convs_per_stage:
+                if pool_early and k == cfg.convs_per_stage:
                     layers[f"pool{s}"] = nn.MaxPool2d(2)  # (B, c, H, W) -> (B, c, H/2, W/2)
                 if batchnorm:
                     layers[f"bn{s}_{k}"] = nn.BatchNorm2d(width)
@@ -158,17 +161,17 @@ class ConvNet(_Classifier):
                 layers[f"pool{s}"] = nn.MaxPool2d(2)  # max over 2x2 patches: small-shift invariance
             h, w = h // 2, w // 2
         if h < 1 or w < 1:
-            raise ValueError(f"{len(channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} input")
+            raise ValueError(f"{len(cfg.channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} input")
         layers["flatten"] = nn.Flatten()  # (B, c, h, w) -> (B, c*h*w)
         width = c * h * w
-        for i, units in enumerate(fc, 1):
-            if dropout > 0:
-                layers[f"drop{i}"] = nn.Dropout(dropout)
+        for i, units in enumerate(cfg.fc, 1):
+            if cfg.dropout > 0:
+                layers[f"drop{i}"] = nn.Dropout(cfg.dropout)
             layers[f"fc{i}"] = nn.Linear(width, units)
             layers[f"relu_fc{i}"] = nn.ReLU(inplace=True)
             width = units
-        if dropout > 0:
-            layers["drop_out"] = nn.Dropout(dropout)
+        if cfg.dropout > 0:
+            layers["drop_out"] = nn.Dropout(cfg.dropout)
         layers["scores"] = nn.Linear(width, num_classes)  # z = W y + b: one score per class
         self.layers = nn.Sequential(_ordered(layers))
         for m in self.modules():
@@ -290,11 +293,9 @@ def make(cfg, in_shape, num_classes):
     """The net a Config describes, for inputs of `in_shape` (C, H, W) and `num_classes` classes."""
     if cfg.arch == "lenet5":
         net = LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
-    else:
-        net = ConvNet(tuple(in_shape), num_classes, cfg.channels, cfg.convs_per_stage, cfg.fc, cfg.dropout,
-                      cfg.batchnorm, cfg.mean, cfg.std, cfg.first_kernel, cfg.pool_early)
-    net.label_smoothing = cfg.label_smoothing
-    return net
+        net.label_smoothing = cfg.label_smoothing
+        return net
+    return ConvNet(cfg, tuple(in_shape), num_classes)
 
 
 def build(run_config):

@@ -18,26 +18,26 @@ every other system, `deepnet eval` and `load_run` use it, and its votes equal SV
 LeCun et al. 1998 list 1.4% MNIST test error for an SVM with a Gaussian kernel.
 """
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from deepnet.core.checkpoint import atomic_write, load_checkpoint, load_model_state, save_checkpoint
 from deepnet.core.config import config_from_dict
-from deepnet.core.runtime import pick_device, seed_everything, set_threads
-from deepnet.core.train import MetricsLog, evaluate
+from deepnet.core.run import Run
+from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.train import evaluate
 from deepnet.data.common import ArrayDataset
 from deepnet.errors import CheckpointError, ConfigError
 
 
 # Datasets `deepnet train kernel_svm` accepts (image classification sets with train/validation/test parts).
 TRAINS_ON = ("digits", "mnist", "cifar10")
+# its own `fit` below (one libsvm solve) on the data as loaded (the interface: deepnet/systems/__init__.py)
+TRAIN_CONFIG = load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:
@@ -176,58 +176,43 @@ def train_svc(model, x, y, cfg):
     return int(np.sum(svc.n_iter_))
 
 
-def fit(model, data, cfg, run_dir, run_config, resume=False):
+def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True):
     """Train with libsvm on (a subset of) data.train, validate, test once; same return as core.train.fit.
 
-    cfg is the engine's TrainConfig: only seed (the subset), device, threads and
-    eval_batch_size matter here. The run folder holds config.json, checkpoint.pt and best.pt
-    (the same machine: there is nothing to choose between epochs), metrics.jsonl.
+    cfg is the engine's TrainConfig: only seed (the subset), device and eval_batch_size matter
+    here. The run folder (core/run.py) holds config.json, checkpoint.pt and best.pt (the same
+    machine: there is nothing to choose between epochs), metrics.jsonl. The solve is one call
+    into libsvm with no state to save part-way: a run stopped during it leaves no folder and is
+    started again; a finished run has nothing to resume.
     """
-    run_dir = Path(run_dir)
+    if augment is not None:
+        raise ConfigError("a kernel SVM is solved once, not trained on minibatches: drop --augment")
     run_config = {**run_config, "train": asdict(cfg)}
     mcfg = config_from_dict(Config, run_config["model"], "model config")
-    set_threads(cfg.threads)
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
-    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
     t_start = time.perf_counter()
 
     def score(part, x, y):
         r = evaluate(model, ArrayDataset(x, y), device, cfg.eval_batch_size, amp=False)
         return {f"{part}_{k}": v for k, v in r.items()}
 
-    if resume:
-        # nothing to continue: a trained SVM is final; reload it and test again
-        state = load_checkpoint(ckpt_path, system=run_config.get("system"))
-        load_model_state(model, state["model"], str(ckpt_path))
-        model.to(device)
-        history, steps = state["metrics"]["history"], state["step"]
-    else:
-        if ckpt_path.exists():
-            raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
+    with Run(run_dir, run_config, resume=resume) as run:  # resume: only a run that never finished gets here
         idx = training_subset(len(data.train), mcfg.max_train, cfg.seed)
         x, y = data.train.x[idx], data.train.y[idx]
         steps = train_svc(model, x, y, mcfg)  # SMO iterations, summed over the K(K-1)/2 pairs
         model.to(device)
-        rec = {"epoch": 1, "step": steps, **score("train", x, y), **score("val", data.val.x, data.val.y),
-               "n_train": len(idx), "n_support": int(model.n_support.sum()), "gamma": float(model.gamma),
-               "seconds": time.perf_counter() - t_start}
-        history = [rec]
-        state = {"model": model.state_dict(), "optimizer": {}, "step": steps, "epoch": 1, "config": run_config,
-                 "metrics": {"history": history, "best": rec}}
-        save_checkpoint(state, ckpt_path)
-        save_checkpoint(state, best_path)
-        log = MetricsLog(run_dir, enabled=True)
-        log.write({"event": "epoch", **rec})
-        log.close()
-    best = history[-1]
-    # the test set is read once per final model
-    test = {k[len("test_"):]: v for k, v in score("test", data.test.x, data.test.y).items()}
-    log = MetricsLog(run_dir)
-    log.write({"event": "test", "step": steps, "best_epoch": 1, **{f"test_{k}": v for k, v in test.items()}})
-    log.close()
-    return {"history": history, "best": best, "test": test, "steps": steps,
+        best = {"epoch": 1, "step": steps, **score("train", x, y), **score("val", data.val.x, data.val.y),
+                "n_train": len(idx), "n_support": int(model.n_support.sum()), "gamma": float(model.gamma),
+                "seconds": time.perf_counter() - t_start}
+        run.log({"event": "epoch", **best})
+        run.save_best(model=model, step=steps, epoch=1, metrics={"best": best})
+        run.checkpoint(model=model, step=steps, epoch=1, metrics={"history": [best], "best": best}, finished="budget")
+        result_test = None
+        if test:  # the test set is read once per final model
+            result_test = {k[len("test_"):]: v for k, v in score("test", data.test.x, data.test.y).items()}
+            run.log({"event": "test", "step": steps, "best_epoch": 1,
+                     **{f"test_{k}": v for k, v in result_test.items()}})
+    return {"history": [best], "best": best, "test": result_test, "steps": steps,
             "seconds": time.perf_counter() - t_start, "stopped_early": False, "device": str(device),
-            "run_dir": str(run_dir)}
+            "run_dir": str(run.dir)}

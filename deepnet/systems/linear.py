@@ -31,6 +31,8 @@ from deepnet.core.config import config_from_dict
 
 # Datasets `deepnet train linear` accepts (image classification sets with train/validation/test parts).
 TRAINS_ON = ("digits", "mnist", "cifar10")
+# trained by the engine on the data as loaded (the interface: deepnet/systems/__init__.py)
+TRAIN_CONFIG = fit = load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:

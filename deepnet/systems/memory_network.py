@@ -36,6 +36,7 @@ every hop is returned by `attend`, not thrown away, and `answer` turns text into
 """
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
@@ -44,14 +45,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.core.config import config_from_dict
-from deepnet.core.train import accuracy, evaluate
+from deepnet.core.run import write_config
+from deepnet.errors import CheckpointError
 from deepnet.core.train import fit as engine_fit
 from deepnet.data import babi
 
 
 # `deepnet train memory_network --data babi` trains on task 1 of the 1k set (experiments choose tasks).
 TRAINS_ON = ("babi",)
+# its own `fit` below (linear start, then the engine) on the data as loaded (interface: systems/__init__.py)
+TRAIN_CONFIG = load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:
@@ -97,23 +102,22 @@ def position_encoding(lengths, J, d, formula="paper"):
 class MemN2N(nn.Module):
     """x (B, 1 + M, J) word ids (row 0 the question, rows 1..M the story, most recent first) -> (B, V) scores."""
 
-    def __init__(self, vocab_size, memory_size, sentence_size, d=20, hops=3, position_encoding=True,
-                 temporal_encoding=True, noise=0.1, init_std=0.1, pe_length="sentence", noise_mode="time",
-                 pe_formula="code"):
+    def __init__(self, cfg, vocab_size, memory_size, sentence_size):
         super().__init__()
-        self.pe_formula, self.pe_length, self.noise_mode = pe_formula, pe_length, noise_mode
+        d, hops = cfg.d, cfg.hops
+        self.pe_formula, self.pe_length, self.noise_mode = cfg.pe_formula, cfg.pe_length, cfg.noise_mode
         self.V, self.M, self.J, self.d, self.K = vocab_size, memory_size, sentence_size, d, hops
-        self.pe, self.te, self.noise = position_encoding, temporal_encoding, noise
+        self.pe, self.te, self.noise = cfg.position_encoding, cfg.temporal_encoding, cfg.noise
         self.linear_start = False  # LS: attention without softmax (set by `fit` during its first phase)
         # adjacent tying: E_0 = B = A^1, E_k = C^k = A^{k+1}, E_K = C^K = W^T
         self.E = nn.ModuleList(nn.Embedding(vocab_size, d, padding_idx=0) for _ in range(hops + 1))
         self.T = nn.Parameter(torch.empty(hops + 1, memory_size, d))  # T_k: temporal vectors of E_k
         for emb in self.E:
-            nn.init.normal_(emb.weight, 0.0, init_std)
+            nn.init.normal_(emb.weight, 0.0, cfg.init_std)
             with torch.no_grad():
                 emb.weight[0].zero_()  # <pad> embeds to 0 (and padding_idx keeps its gradient 0)
-        nn.init.normal_(self.T, 0.0, init_std)
-        if not temporal_encoding:
+        nn.init.normal_(self.T, 0.0, cfg.init_std)
+        if not cfg.temporal_encoding:
             self.T.requires_grad_(False)
             with torch.no_grad():
                 self.T.zero_()
@@ -225,9 +229,7 @@ def build(run_config):
     """The model a run folder describes (model section + data vocabulary and shapes)."""
     cfg = config_from_dict(Config, run_config["model"], "model config")
     data = run_config["data"]
-    return MemN2N(len(data["classes"]), data["memory_size"], data["sentence_size"], cfg.d, cfg.hops,
-                  cfg.position_encoding, cfg.temporal_encoding, cfg.noise, cfg.init_std, cfg.pe_length, cfg.noise_mode,
-                  cfg.pe_formula)
+    return MemN2N(cfg, len(data["classes"]), data["memory_size"], data["sentence_size"])
 
 
 def paper_train_config(**changes):
@@ -246,7 +248,7 @@ def paper_train_config(**changes):
     return TrainConfig(**{**base, **changes})
 
 
-def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, augment=None):
+def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True):
     """Train with linear start, then with the softmaxes: two runs of the engine's `fit`.
 
     Phase 1 (LS, when model config linear_start > 0): attention without softmax, constant rate
@@ -256,31 +258,48 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
     Phase 2: softmaxes back, from phase 1's last weights (or its lowest validation loss's, with
     linear_start_keep "best"), cfg's full schedule; run_dir is then
     an ordinary run folder (config.json, best.pt, checkpoint.pt, metrics.jsonl).
+    Both phases keep their folders through core/run.py, so a run killed in either phase resumes
+    exactly: a finished phase 1 is not run again, its weights are read back.
     Returns phase 2's result, with "linear_start" holding phase 1's history.
     """
     mcfg = config_from_dict(Config, run_config["model"], "model config")
     run_dir = Path(run_dir)
     ls_dir = run_dir / "linear_start"
+    ls_ckpt, main_ckpt = ls_dir / "checkpoint.pt", run_dir / "checkpoint.pt"
+    if not resume and ls_ckpt.exists():
+        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
+    if resume and not (ls_ckpt.exists() or main_ckpt.exists()):
+        raise CheckpointError(f"{run_dir} holds no checkpoint: the run stopped before writing its first one, "
+                              "so there is nothing to resume; start it again without --resume")
     phase1 = None
-    main_started = resume and (run_dir / "checkpoint.pt").exists()
-    if mcfg.linear_start > 0 and not main_started:
-        ls_cfg = dataclasses.replace(cfg, epochs=mcfg.linear_start, lr=cfg.lr * mcfg.linear_start_lr,
-                                     schedule="constant", warmup=0.0, monitor="loss",
-                                     patience=mcfg.linear_start_patience)
-        ls_resume = resume and (ls_dir / "checkpoint.pt").exists()
-        model.linear_start = True
-        try:
-            phase1 = engine_fit(model, dataclasses.replace(data, test=data.val), ls_cfg, ls_dir,
-                                {**run_config, "phase": "linear_start"}, resume=ls_resume, metrics=metrics,
-                                augment=augment)
-        finally:
-            model.linear_start = False
-        from deepnet.core.checkpoint import load_checkpoint, load_model_state
-
-        best = load_checkpoint(ls_dir / "best.pt", system=run_config.get("system"))
+    if mcfg.linear_start > 0 and not main_ckpt.exists():
+        made = not run_dir.exists()
+        if not resume:  # config.json from the start, so that a run killed in phase 1 can be resumed by its folder
+            write_config(run_dir, {**run_config, "train": dataclasses.asdict(cfg)})
+        ls_state = load_checkpoint(ls_ckpt, system=run_config.get("system")) if ls_ckpt.exists() else None
+        if ls_state is not None and ls_state.get("finished"):  # phase 1 is done: take its weights back
+            load_model_state(model, ls_state["model"], str(ls_ckpt))
+            phase1 = {"history": ls_state["metrics"]["history"], "best": ls_state["metrics"]["best"], "seconds": 0.0}
+        else:
+            ls_cfg = dataclasses.replace(cfg, epochs=mcfg.linear_start, lr=cfg.lr * mcfg.linear_start_lr,
+                                         schedule="constant", warmup=0.0, monitor="loss",
+                                         patience=mcfg.linear_start_patience)
+            model.linear_start = True
+            try:
+                phase1 = engine_fit(model, dataclasses.replace(data, test=data.val), ls_cfg, ls_dir,
+                                    {**run_config, "phase": "linear_start"}, resume=ls_state is not None,
+                                    augment=augment)
+            except BaseException:
+                if made and not ls_ckpt.exists():  # stopped before any checkpoint: leave nothing behind
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+            finally:
+                model.linear_start = False
         if mcfg.linear_start_keep == "best":
+            best = load_checkpoint(ls_dir / "best.pt", system=run_config.get("system"))
             load_model_state(model, best["model"], str(ls_dir / "best.pt"))
-    result = engine_fit(model, data, cfg, run_dir, run_config, resume=main_started, metrics=metrics, augment=augment)
+    result = engine_fit(model, data, cfg, run_dir, run_config, resume=main_ckpt.exists(), augment=augment,
+                        test=test)
     if phase1 is not None:
         result["linear_start"] = {"history": phase1["history"], "best": phase1["best"], "seconds": phase1["seconds"]}
         result["seconds"] += phase1["seconds"]
@@ -353,110 +372,3 @@ def read_story(path):
     if not lines:
         raise ValueError(f"{path}: no sentences")
     return lines
-
-
-
-# ---------------------------------------------------------------------------------------------
-# Training units: one task set, one data size, one seed, trained then tested once; cached
-
-
-# Bump when what `train_unit` does changes (bAbI parsing has its own babi.FORMAT): cached units
-# of another version are then trained again. Units cached before versions were recorded are
-# version 1 of both. 2: PE by the released code's formula, RN as gaps in time, LS a fixed 20 epochs
-# whose last weights are kept (version 1: the printed PE formula, empty slots, LS stopped on validation).
-UNIT_FORMAT = 2
-
-
-def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal, lr, batch_size, memory_size,
-              device="cpu"):
-    """Everything that decides a unit's outcome, as a plain dict (also its cache key).
-
-    lr: the paper's rate for the batch-summed cost; the engine averages over the batch, so it
-    trains with lr × batch_size and clips at 40 / batch_size (see paper_train_config).
-    """
-    return {
-        "size": size, "tasks": list(tasks), "seed": seed, "data_seed": 0, "memory_size": memory_size,
-        "model": {**dataclasses.asdict(Config()), "d": d, "hops": hops, "noise": noise, "linear_start": linear_start},
-        "train": {"epochs": epochs, "step_epochs": anneal, "lr": lr * batch_size, "batch_size": batch_size,
-                  "clip_grad": 40 / batch_size, "seed": seed, "device": device},
-    }
-
-
-def train_unit(spec, run_dir):
-    """Train one unit (validation picks the checkpoint), then read its test set once.
-
-    Returns errors (fractions): val_error, val_loss, train_error (best weights, training part),
-    test_error and test_error_by_task, plus epochs run and seconds.
-    """
-    import shutil
-    import time
-
-    torch.set_num_threads(1)  # tiny models: one thread each, several units side by side
-    t0 = time.perf_counter()
-    data = babi.load(seed=spec["data_seed"], tasks=tuple(spec["tasks"]), size=spec["size"],
-                     memory_size=spec["memory_size"])
-    run_config = {"system": "memory_network", "model": spec["model"],
-                  "data": {**data.info(), "seed": spec["data_seed"], "size": spec["size"]}}
-    torch.manual_seed(spec["seed"])
-    model = build(run_config)
-    tcfg = paper_train_config(**spec["train"])
-    run_dir = Path(run_dir)
-    shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted unit starts again
-    # the engine's end-of-run "test" is pointed at the validation part: the test set is read below, once
-    result = fit(model, dataclasses.replace(data, test=data.val), tcfg, run_dir, run_config)
-    model = build(run_config)
-    state = torch.load(run_dir / "best.pt", weights_only=True)
-    model.load_state_dict(state["model"])
-    model.eval()
-    train_eval = evaluate(model, data.train, torch.device("cpu"), 1024)
-    with torch.no_grad():  # the test set, once, for this final model
-        pred = torch.cat([model(data.test.x[i:i + 1024])[0].argmax(1) for i in range(0, len(data.test), 1024)])
-    wrong = (pred != data.test.y).float()
-    by_task = {int(t): float(wrong[data.tasks["test"] == t].mean()) for t in spec["tasks"]}
-    return {"val_error": 1 - result["best"]["val_accuracy"], "val_loss": result["best"]["val_loss"],
-            "train_error": 1 - train_eval["accuracy"], "test_error": float(wrong.mean()),
-            "test_error_by_task": by_task, "best_epoch": result["best"]["epoch"],
-            "linear_start_epochs": len(result.get("linear_start", {}).get("history", [])),
-            "seconds": time.perf_counter() - t0, "run_dir": str(run_dir)}
-
-
-def _unit_versions():
-    return {"babi": babi.FORMAT, "unit": UNIT_FORMAT}
-
-
-def _run_cached(args):
-    """One unit through the cache: <cache>/<hash of the spec>/unit.json, reused when its code versions match.
-
-    The versions are checked, not hashed into the folder name, so that units cached before they
-    were recorded (version 1) stay found; a unit of another version is trained again in its place.
-    """
-    import hashlib
-    import json
-
-    spec, cache = args
-    folder = Path(cache) / hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    done = folder / "unit.json"
-    if done.exists():
-        record = json.loads(done.read_text())
-        if record.get("versions", {"babi": 1, "unit": 1}) == _unit_versions():
-            return {**record["result"], "reused": True}
-    out = train_unit(spec, folder / "run")
-    done.write_text(json.dumps({"spec": spec, "versions": _unit_versions(), "result": out}, indent=1))
-    return out
-
-
-def train_units(specs, cache, workers=1):
-    """Results of every spec, in order: those in the `cache` folder reused, the others trained (in `workers` processes)."""
-    jobs = [(s, str(cache)) for s in specs]
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            return list(pool.map(_run_cached, jobs))
-    return [_run_cached(j) for j in jobs]
-
-
-def pick(results):
-    """The seed kept: lowest validation error, then lowest validation loss."""
-    return min(results, key=lambda r: (round(r["val_error"], 6), r["val_loss"]))

@@ -32,6 +32,10 @@ from torch import nn
 
 from deepnet.core.config import config_from_dict
 
+# counted by its experiment (nplm_brown), not trained by `deepnet train` (interface: systems/__init__.py)
+TRAINS_ON = ()
+TRAIN_CONFIG = fit = load_data = prepare_data = evaluate_part = None
+
 
 @dataclass
 class Config:

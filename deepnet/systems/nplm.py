@@ -25,6 +25,8 @@ from deepnet.core.config import config_from_dict
 from deepnet.core.train import evaluate as _evaluate
 
 TRAINS_ON = ("brown", "ptb")  # word corpora `deepnet train nplm` takes
+# trained by the engine on its context windows (prepare_data below; the interface: systems/__init__.py)
+TRAIN_CONFIG = fit = load_data = None
 
 
 @dataclass

@@ -39,15 +39,13 @@ Numerical stability (no NaN over long training), the tricks used:
 The LSTM baseline of the paper (3 layers of 256 units for copy) lives here too, with the same
 forward(x, y, mask) interface, so that both models train in the same loop on the same batches.
 Training does not fit the supervised engine (sequences are generated, not read from a dataset;
-outputs are scored on masked steps only), so `train` below is this system's own loop: it writes
-a run folder (config.json, checkpoint.pt, best.pt, metrics.jsonl) and can resume a killed run.
-`train_grid` and `train_seeds` give the NTM and the LSTM the same rate grid, batches and seeds;
-`plot_weightings` draws what the heads did (the paper's Figure 6).
+outputs are scored on masked steps only), so `train` below is this system's own loop, on the
+shared run lifecycle (core/run.py): a run folder (config.json, checkpoint.pt, best.pt,
+metrics.jsonl) that a killed run resumes from exactly.
 """
 
-import json
+import dataclasses
 import math
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,12 +55,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepnet.core.checkpoint import atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from deepnet.core.checkpoint import load_checkpoint
 from deepnet.core.config import config_from_dict
-from deepnet.core.runtime import seed_everything, set_threads
-from deepnet.core.train import MetricsLog
+from deepnet.core.run import Run
+from deepnet.core.runtime import seed_everything
 from deepnet.data import algorithmic
-from deepnet.errors import CheckpointError, TrainingDiverged
+from deepnet.errors import ConfigError, TrainingDiverged
+
+# `deepnet train ntm --data copy` (or another task): its own TrainConfig and loop, on generated sequences
+# (load_data, fit below; the interface: systems/__init__.py)
+TRAINS_ON = ("copy", "repeat_copy", "associative_recall", "priority_sort")
+prepare_data = evaluate_part = None
 
 LN2 = math.log(2)
 
@@ -152,23 +155,23 @@ def write(memory, w, e, a):
 class NTM(nn.Module):
     """x (B, T, in_size) -> (B, T, out_size) logits of the target bits; loss on the masked steps."""
 
-    def __init__(self, in_size, out_size, controller="lstm", controller_size=100, memory_n=128, memory_m=20,
-                 read_heads=1, write_heads=1, shift_range=1):
+    def __init__(self, cfg, in_size, out_size):
         super().__init__()
-        self.N, self.M, self.R, self.W, self.S = memory_n, memory_m, read_heads, write_heads, shift_range
-        self.H = read_heads + write_heads  # heads 0..R-1 read, R..R+W-1 write
-        self.kind = controller
-        ctrl_in = in_size + read_heads * memory_m  # the controller sees x_t and r_{t-1}
-        if controller == "lstm":
-            self.cell = nn.LSTMCell(ctrl_in, controller_size)
+        self.N, self.M, self.R, self.W, self.S = cfg.memory_n, cfg.memory_m, cfg.read_heads, cfg.write_heads, \
+            cfg.shift_range
+        self.H = self.R + self.W  # heads 0..R-1 read, R..R+W-1 write
+        self.kind = cfg.controller
+        ctrl_in = in_size + self.R * self.M  # the controller sees x_t and r_{t-1}
+        if cfg.controller == "lstm":
+            self.cell = nn.LSTMCell(ctrl_in, cfg.controller_size)
         else:
-            self.cell = nn.Linear(ctrl_in, controller_size)
-        self.P = memory_m + 3 + (2 * shift_range + 1)  # per head: k (M), β, g, γ, s (2R+1)
+            self.cell = nn.Linear(ctrl_in, cfg.controller_size)
+        self.P = self.M + 3 + (2 * self.S + 1)  # per head: k (M), β, g, γ, s (2R+1)
         # one projection for every head's parameters, and the write heads' erase and add vectors
-        self.heads = nn.Linear(controller_size, self.H * self.P + write_heads * 2 * memory_m)
-        self.out = nn.Linear(controller_size + read_heads * memory_m, out_size)
-        self.r0 = nn.Parameter(torch.randn(read_heads, memory_m) * 0.01)  # learned first read vectors
-        w0 = torch.zeros(self.H, memory_n)
+        self.heads = nn.Linear(cfg.controller_size, self.H * self.P + self.W * 2 * self.M)
+        self.out = nn.Linear(cfg.controller_size + self.R * self.M, out_size)
+        self.r0 = nn.Parameter(torch.randn(self.R, self.M) * 0.01)  # learned first read vectors
+        w0 = torch.zeros(self.H, self.N)
         w0[:, 0] = 1.0  # every head starts on location 0 (see the module docstring)
         self.register_buffer("w0", w0, persistent=False)
 
@@ -239,10 +242,10 @@ class NTM(nn.Module):
 class LSTMBaseline(nn.Module):
     """The paper's baseline: a stack of LSTM layers, x (B, T, in) -> (B, T, out) logits (fused kernel)."""
 
-    def __init__(self, in_size, out_size, lstm_size=256, lstm_layers=3):
+    def __init__(self, cfg, in_size, out_size):
         super().__init__()
-        self.lstm = nn.LSTM(in_size, lstm_size, lstm_layers, batch_first=True)
-        self.out = nn.Linear(lstm_size, out_size)
+        self.lstm = nn.LSTM(in_size, cfg.lstm_size, cfg.lstm_layers, batch_first=True)
+        self.out = nn.Linear(cfg.lstm_size, out_size)
 
     def forward(self, x, y=None, mask=None):
         h, _ = self.lstm(x)  # (B, T, lstm_size)
@@ -284,10 +287,7 @@ def build(run_config):
 
 
 def make_model(cfg, in_size, out_size):
-    if cfg.kind == "lstm":
-        return LSTMBaseline(in_size, out_size, cfg.lstm_size, cfg.lstm_layers)
-    return NTM(in_size, out_size, cfg.controller, cfg.controller_size, cfg.memory_n, cfg.memory_m,
-               cfg.read_heads, cfg.write_heads, cfg.shift_range)
+    return (LSTMBaseline if cfg.kind == "lstm" else NTM)(cfg, in_size, out_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def make_model(cfg, in_size, out_size):
 class TrainConfig:
     """How to train on an algorithmic task (one freshly generated batch per step)."""
 
-    task: Literal["copy", "repeat_copy", "associative_recall", "priority_sort"] = "copy"
+    task: Literal["copy", "repeat_copy", "associative_recall", "priority_sort"] = "copy"  # (deepnet train: --data)
     bits: int = 8  # width of the binary vectors
     n_out: int = 16  # priority sort: vectors to output (the paper: 16)
     min_len: int = 1  # training lengths drawn uniformly in [min_len, max_len] (copy: 1..20 in the paper)
@@ -315,7 +315,8 @@ class TrainConfig:
     val_lengths: tuple[int, ...] = (5, 10, 15, 20)  # validation lengths (inside the training range)
     checkpoint_every: int = 100  # steps between writes of checkpoint.pt
     seed: int = 0  # initialisation and training batches
-    threads: int = 0  # CPU threads (0: torch's default)
+    device: str = "cpu"  # cpu, cuda, cuda:N, mps or auto (deepnet train; train() takes its device as an argument)
+    progress: bool = True  # deepnet train: print each validation
     max_seconds: float = 0.0  # stop after this wall time too (0: no limit)
     curriculum: int = 0  # steps over which the longest training length grows from curriculum_start to max_len (0: off)
     curriculum_start: int = 2  # longest training length at step 0 when the curriculum is on
@@ -340,96 +341,130 @@ def _optimizer(model, tc):
     return torch.optim.Adam(model.parameters(), lr=tc.lr)
 
 
-def train(model_cfg, tc, run_dir, resume=False, log=print, device="cpu"):
+def train(model_cfg, tc, run_dir, resume=False, log=print, device="cpu", record=None):
     """Train a fresh model (or resume run_dir/checkpoint.pt) on tc.task; returns (model, summary).
 
     The batch of step s is fixed by (tc.seed, s), so a resumed run sees the same batches as an
-    uninterrupted one. Validation uses a set fixed by another seed; best.pt keeps the weights of
-    the lowest validation cost.
+    uninterrupted one; what the loop carries between validations (the running training cost,
+    the seconds so far) is checkpointed too. Validation uses a set fixed by another seed;
+    best.pt keeps the weights of the lowest validation cost. On resume --steps may grow.
     """
-    run_dir = Path(run_dir)
-    set_threads(tc.threads)
     seed_everything(tc.seed)
     in_size, out_size = algorithmic.sizes(tc.task, tc.bits)
-    run_config = {"system": "ntm", "model": asdict(model_cfg), "train": asdict(tc),
-                  "data": {"task": tc.task, "bits": tc.bits, "in_size": in_size, "out_size": out_size}}
-    run_config["train"]["val_lengths"] = list(tc.val_lengths)
+    record = record or {}  # what else the caller's run folder records (deepnet train: the data name, --augment)
+    run_config = {**record, "system": "ntm", "model": asdict(model_cfg),
+                  "train": {**asdict(tc), "val_lengths": list(tc.val_lengths)},
+                  "data": {**record.get("data", {}), "task": tc.task, "bits": tc.bits, "in_size": in_size,
+                           "out_size": out_size}}
     model = make_model(model_cfg, in_size, out_size).to(device)
     opt = _optimizer(model, tc)
-    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
-    step, best, history = 0, None, []
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, system="ntm")
-        if state["config"] != run_config:
-            raise CheckpointError(f"{ckpt_path} was written with other settings; start a new run folder")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, best, history = state["step"], state["metrics"]["best"], state["metrics"]["history"]
-        set_rng_state(state["rng"])
-        log(f"resumed {run_dir} at step {step}")
-    elif ckpt_path.exists():
-        raise CheckpointError(f"{run_dir} already holds a run: resume it or choose another folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
-    metrics_log = MetricsLog(run_dir)
+    run = Run(run_dir, run_config, resume=resume, grows=("train.steps",))
+    with run:
+        step, best, history = 0, None, []
+        loss_sum, n_sum, elapsed = 0.0, 0, 0.0  # training cost since the last validation; seconds before this start
+        if run.state is not None:
+            state = run.state
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            step, best, history = state["step"], state["metrics"]["best"], state["metrics"]["history"]
+            loss_sum, n_sum, elapsed = (state["carry"][k] for k in ("loss_sum", "n_sum", "seconds"))
+            run.restore_rng()
+            run.log({"event": "resume", "step": step, **({"steps": tc.steps} if run.grown else {})})
+            log(f"resumed {run.dir} at step {step}")
 
-    draw = algorithmic.sampler(tc.task, tc.seed, tc.batch_size, tc.min_len, tc.max_len, tc.bits,
-                                 n_out=tc.n_out)
-    val = algorithmic.fixed_set(tc.task, tc.val_lengths, tc.val_size, seed=1_000 + tc.seed, bits=tc.bits,
-                                n_out=tc.n_out)
+        draw = algorithmic.sampler(tc.task, tc.seed, tc.batch_size, tc.min_len, tc.max_len, tc.bits, n_out=tc.n_out)
+        val = algorithmic.fixed_set(tc.task, tc.val_lengths, tc.val_size, seed=1_000 + tc.seed, bits=tc.bits,
+                                    n_out=tc.n_out)
 
-    def validate():
-        scores = [score(model, b) for b in val.values()]
-        return {k: sum(s[k] for s in scores) / len(scores) for k in scores[0]}
+        def validate():
+            scores = [score(model, b) for b in val.values()]
+            return {k: sum(s[k] for s in scores) / len(scores) for k in scores[0]}
 
-    def save(path, metrics):
-        save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "epoch": 0,
-                         "config": run_config, "rng": rng_state(), "metrics": metrics}, path)
+        t0 = time.perf_counter() - elapsed
 
-    t0, loss_sum, n_sum = time.perf_counter(), 0.0, 0
-    model.train()
-    while step < tc.steps:
-        if tc.max_seconds and time.perf_counter() - t0 > tc.max_seconds:
-            log(f"stopped at step {step}: --max-seconds {tc.max_seconds} reached")
-            break
-        b = draw(step, longest_length(tc, step))
-        _, loss = model(b.x.to(device), b.y.to(device), b.mask.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if tc.clip_value > 0:
-            nn.utils.clip_grad_value_(model.parameters(), tc.clip_value)
-        if tc.clip_norm > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
-        opt.step()
-        step += 1
-        if not math.isfinite(loss.item()):
-            raise TrainingDiverged(f"loss is {loss.item()} at step {step}; lower the learning rate")
-        loss_sum += loss.item() / LN2
-        n_sum += 1
-        if step % tc.val_every == 0 or step == tc.steps:
+        def checkpoint(finished=None):
+            run.checkpoint(model=model, optimizer=opt, step=step, epoch=0, metrics={"best": best, "history": history},
+                           carry={"loss_sum": loss_sum, "n_sum": n_sum, "seconds": time.perf_counter() - t0},
+                           finished=finished)
+
+        model.train()
+        while step < tc.steps:
+            if tc.max_seconds and time.perf_counter() - t0 > tc.max_seconds:
+                log(f"stopped at step {step}: --max-seconds {tc.max_seconds} reached")
+                break
+            b = draw(step, longest_length(tc, step))
+            _, loss = model(b.x.to(device), b.y.to(device), b.mask.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.clip_value > 0:
+                nn.utils.clip_grad_value_(model.parameters(), tc.clip_value)
+            if tc.clip_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
+            opt.step()
+            step += 1
+            if not math.isfinite(loss.item()):
+                run.log({"event": "diverged", "step": step})
+                raise TrainingDiverged(f"loss is {loss.item()} at step {step}; lower the learning rate")
+            loss_sum += loss.item() / LN2
+            n_sum += 1
+            if step % tc.val_every == 0 or step == tc.steps:
+                v = validate()
+                rec = {"event": "val", "step": step, "sequences": step * tc.batch_size,
+                       "train_cost_bits": loss_sum / n_sum, **{f"val_{k}": x for k, x in v.items()},
+                       "seconds": time.perf_counter() - t0}
+                loss_sum, n_sum = 0.0, 0
+                history.append(rec)
+                run.log(rec)
+                if best is None or rec["val_cost_bits"] < best["val_cost_bits"]:
+                    best = rec
+                    run.save_best(model=model, step=step, epoch=0, metrics={"best": best})
+                log(f"step {step}: train {rec['train_cost_bits']:.3f} bits/seq, val {v['cost_bits']:.3f} bits/seq, "
+                    f"{v['bits_wrong']:.2f} bits wrong ({rec['seconds']:.0f} s)")
+            if (step % tc.checkpoint_every == 0) and step < tc.steps:
+                checkpoint()
+        if best is None:  # stopped before the first validation
             v = validate()
-            rec = {"event": "val", "step": step, "sequences": step * tc.batch_size, "train_cost_bits": loss_sum / n_sum,
-                   **{f"val_{k}": x for k, x in v.items()}, "seconds": time.perf_counter() - t0}
-            loss_sum, n_sum = 0.0, 0
-            history.append(rec)
-            metrics_log.write(rec)
-            if best is None or rec["val_cost_bits"] < best["val_cost_bits"]:
-                best = rec
-                save(best_path, {"best": best, "history": []})
-            log(f"step {step}: train {rec['train_cost_bits']:.3f} bits/seq, val {v['cost_bits']:.3f} bits/seq, "
-                f"{v['bits_wrong']:.2f} bits wrong ({rec['seconds']:.0f} s)")
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
-            save(ckpt_path, {"best": best, "history": history})
-    if best is None:  # stopped before the first validation
-        v = validate()
-        best = {"event": "val", "step": step, **{f"val_{k}": x for k, x in v.items()}}
-        history.append(best)
-        save(best_path, {"best": best, "history": []})
-    save(ckpt_path, {"best": best, "history": history})
-    metrics_log.close()
+            best = {"event": "val", "step": step, **{f"val_{k}": x for k, x in v.items()}}
+            history.append(best)
+            run.save_best(model=model, step=step, epoch=0, metrics={"best": best})
+        checkpoint(finished="budget" if step >= tc.steps else None)
     seconds = time.perf_counter() - t0
     return model, {"best": best, "history": history, "steps": step, "seconds": seconds,
-                   "sequences": step * tc.batch_size}
+                   "sequences": step * tc.batch_size, "run_dir": str(run.dir)}
+
+
+TRAIN_CONFIG = TrainConfig  # `deepnet train ntm` takes these flags, not the engine's
+
+
+def load_data(name, seed, tc=None):
+    """`deepnet train`'s data: nothing to read, the task's sequences are generated at every step."""
+    from deepnet.data.common import ArrayDataset, Splits
+
+    tc = tc or TrainConfig()
+    empty = ArrayDataset(torch.zeros(0), torch.zeros(0))
+    in_size, out_size = algorithmic.sizes(name, tc.bits)
+    return Splits(name=name, train=empty, val=empty, test=empty, input_shape=(in_size,),
+                  extra={"task": name, "bits": tc.bits, "in_size": in_size, "out_size": out_size},
+                  notes=f"{name}: {tc.batch_size} sequences generated at every step, lengths {tc.min_len}-{tc.max_len}, "
+                        f"validated on lengths {', '.join(map(str, tc.val_lengths))}")
+
+
+def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True):
+    """`deepnet train ntm`: train() on the task --data names; the result as core.train.fit gives it.
+
+    The model is built again inside train() from the same seed (the one given is only counted).
+    There is no test set: the tasks' generalisation tests are the experiments' (longer sequences).
+    """
+    if augment is not None:
+        raise ConfigError("the NTM's tasks are generated bit vectors: drop --augment")
+    from deepnet.core.runtime import pick_device
+
+    device = pick_device(cfg.device)
+    tc = dataclasses.replace(cfg, task=data.name)
+    quiet = not cfg.progress
+    _, r = train(config_from_dict(Config, run_config["model"]), tc, run_dir, resume=resume, device=device,
+                 log=(lambda *a: None) if quiet else (lambda m: print(m, flush=True)), record=run_config)
+    return {**r, "test": None, "device": str(device)}
 
 
 def load_best(run_dir, device="cpu"):
@@ -438,111 +473,3 @@ def load_best(run_dir, device="cpu"):
     model = build(state["config"]).to(device)
     model.load_state_dict(state["model"])
     return model.eval()
-
-
-def train_grid(model_cfg, tc, lrs, run_root, log=print, keep=None):
-    """Train one model per learning rate in `lrs` (same steps, same batches); pick the lowest validation cost.
-
-    Both the NTM and the LSTM baseline go through this, so they get the same tuning effort.
-    Returns (best model, its summary, [[lr, val_cost_bits], ...]). `keep`, if given, is the folder
-    the chosen run is moved to (a run folder that deepnet.load_run reads).
-    """
-    import dataclasses
-    import shutil
-
-    results = []
-    for lr in lrs:
-        run_dir = Path(run_root) / f"{model_cfg.kind}_lr{lr:g}_seed{tc.seed}"
-        shutil.rmtree(run_dir, ignore_errors=True)
-        log(f"-- {model_cfg.kind}, lr {lr:g}, seed {tc.seed}")
-        try:
-            model, summary = train(model_cfg, dataclasses.replace(tc, lr=lr), run_dir, log=log)
-        except TrainingDiverged as e:  # a rate too high loses the comparison instead of ending the experiment
-            log(f"   diverged: {e}")
-            continue
-        results.append((summary["best"]["val_cost_bits"], lr, run_dir, summary))
-    if not results:
-        raise TrainingDiverged(f"{model_cfg.kind}: every learning rate in {lrs} diverged")
-    cost, lr, run_dir, summary = min(results, key=lambda r: r[0])
-    if keep is not None:
-        shutil.rmtree(keep, ignore_errors=True)
-        shutil.move(str(run_dir), str(keep))
-        run_dir = Path(keep)
-    summary = {**summary, "lr": lr, "run_dir": str(run_dir)}
-    return load_best(run_dir), summary, [[r[1], r[0]] for r in results]
-
-
-def train_seeds(model_cfgs, tc, lrs, seeds, out_dir, log=print):
-    """Train every model of `model_cfgs` ({name: Config}) alike: same steps, batches, rate grid and seeds.
-
-    The first seed chooses each model's rate on validation (train_grid); further seeds reuse it.
-    The "ntm" model of the first seed is kept as out_dir/model (a run folder).
-    Returns (runs, grids): runs {name: [(model, summary), ...] one per seed}, grids {name: [[lr, val_cost_bits], ...]}.
-    """
-    import dataclasses
-    import shutil
-
-    scratch = Path(out_dir) / "scratch"
-    runs, grids = {}, {}
-    for name, mcfg in model_cfgs.items():
-        runs[name] = []
-        for i, seed in enumerate(seeds):
-            keep = Path(out_dir) / "model" if (name == "ntm" and i == 0) else None
-            rates = lrs if i == 0 else (runs[name][0][1]["lr"],)
-            seed_everything(seed)
-            model, summary, grid = train_grid(mcfg, dataclasses.replace(tc, seed=seed), rates, scratch, log=log,
-                                              keep=keep)
-            if i == 0:
-                grids[name] = grid
-            runs[name].append((model, summary))
-    shutil.rmtree(scratch, ignore_errors=True)
-    return runs, grids
-
-
-# ---------------------------------------------------------------------------------------------
-# Looking inside: the weightings over time
-
-
-def plot_weightings(model, batch, title, path):
-    """The paper's Figure 6: inputs, outputs, and the write and read weightings over time (one sequence)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with torch.no_grad():
-        z, _, ws = model(batch.x[:1], batch.y[:1], batch.mask[:1], record=True)  # ws (1, T, H, N)
-    out = torch.sigmoid(z[0]) * batch.mask[0, :, None]
-    R = model.R
-    w_read, w_write = ws[0, :, 0], ws[0, :, R]  # the first read head and the first write head, (T, N)
-    used = (torch.maximum(w_read.max(0).values, w_write.max(0).values) > 0.05).nonzero().flatten()
-    lo, hi = (int(used.min()), int(used.max()) + 1) if len(used) else (0, model.N)
-    lo, hi = max(0, lo - 2), min(model.N, hi + 2)  # the rows the heads visited, with a margin
-    fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), gridspec_kw={"height_ratios": [1, 2]})
-    panels = [(batch.x[0].T, "inputs", "channel"), (out.T, "outputs", "bit"),
-              (w_write[:, lo:hi].T, "write weighting", "location"), (w_read[:, lo:hi].T, "read weighting", "location")]
-    for ax, (img, name, ylab) in zip(axes.flat, panels):
-        ax.imshow(img.numpy(), aspect="auto", cmap="gray_r", interpolation="nearest",
-                  extent=None if ylab != "location" else (-0.5, img.shape[1] - 0.5, hi - 0.5, lo - 0.5))
-        ax.set(title=name, xlabel="time step", ylabel=ylab)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def training_summary(kind, runs, grid):
-    """Metrics and series every NTM experiment reports for one model kind ("ntm" or "lstm").
-
-    runs: [(model, fit result), ...] over the seeds (train_seeds); grid: [[lr, validation cost], ...].
-    """
-    first = runs[0][1]
-    metrics = {f"{kind}_val_cost_bits": statistics.mean(r["best"]["val_cost_bits"] for _, r in runs),
-               f"{kind}_lr": first["lr"],
-               f"{kind}_train_seconds": statistics.mean(r["seconds"] for _, r in runs),
-               f"{kind}_params": sum(p.numel() for p in runs[0][0].parameters()),
-               f"{kind}_train_sequences": first["sequences"]}
-    series = {f"{kind}_val_cost_vs_sequences": [[h["sequences"], h["val_cost_bits"]]
-                                                 for h in first["history"] if "sequences" in h],
-              f"{kind}_val_cost_by_lr": grid}
-    return metrics, series

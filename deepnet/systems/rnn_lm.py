@@ -22,16 +22,14 @@ starts the next (its values carried over, its graph cut), so the model sees cont
 than a window while gradients flow back at most `bptt` steps. The global gradient norm is
 clipped (Pascanu et al. 2013) against the exploding gradients of the unfolded net.
 
-This system keeps its own training loop (`fit`, same signature and run-folder contract as
-core.train.fit: config.json, checkpoint.pt, best.pt, metrics.jsonl), because the engine's
-minibatches are independent examples and here the state runs from one batch to the next.
+This system keeps its own training loop (`fit`, same signature and run folder as core.train.fit,
+kept by the shared lifecycle of core/run.py), because the engine's minibatches are independent
+examples and here the state runs from one batch to the next (it is saved with each checkpoint).
 """
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
 
@@ -39,16 +37,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepnet.core.checkpoint import atomic_write, load_checkpoint, load_model_state, rng_state, save_checkpoint, \
-    set_rng_state
+from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.core.config import config_from_dict
 from deepnet.core.recurrent import Recurrent, detach_state
-from deepnet.core.runtime import pick_device, seed_everything, set_threads
-from deepnet.core.train import MetricsLog, lr_factor, make_optimizer
-from deepnet.errors import CheckpointError, ConfigError, TrainingDiverged
+from deepnet.core.run import Run
+from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.train import lr_factor, make_optimizer
+from deepnet.errors import ConfigError, TrainingDiverged
 
 TRAINS_ON = ("tinyshakespeare", "brown", "ptb")  # datasets `deepnet train rnn_lm` takes
 _LEVEL = {"tinyshakespeare": "char", "brown": "word", "ptb": "word"}  # how each corpus is tokenised
+TRAIN_CONFIG = load_data = None  # the engine's flags, the corpus as loaded (interface: systems/__init__.py)
 
 
 @dataclass
@@ -266,31 +265,27 @@ def _autocast_for(device, tcfg, mcfg):
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
 
 
-def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augment=None, test=True):
-    """Train an RNNLM by truncated BPTT; same run folder and return value as core.train.fit.
+def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True):
+    """Train an RNNLM by truncated BPTT; same run folder (core/run.py) and return value as core.train.fit.
 
     cfg is a core.train.TrainConfig (epochs, batch_size = parallel streams, lr, optimizer,
-    schedule, warmup, clip_grad, patience, checkpoint_every, log_every, device, seed, threads);
+    schedule, warmup, clip_grad, patience, checkpoint_every, log_every, device, seed);
     the window length, step budget and validation cadence are the model Config's (bptt,
     max_steps, eval_every). best.pt holds the weights with the lowest validation loss.
+    checkpoint.pt carries the streams' hidden state, so a resumed run continues exactly.
     """
-    mcfg = model.cfg
-    run_dir = Path(run_dir)
+    if augment is not None:
+        raise ConfigError("rnn_lm reads text: --augment deforms images, drop it")
     run_config = {**run_config, "train": asdict(cfg)}
-    set_threads(cfg.threads)
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
-    ckpt_path, best_path = run_dir / "checkpoint.pt", run_dir / "best.pt"
-    state_saved = None
-    if resume:
-        state_saved = load_checkpoint(ckpt_path, system="rnn_lm")
-    elif ckpt_path.exists():
-        raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} "
-                              "or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        atomic_write(run_dir / "config.json", lambda f: f.write(json.dumps(run_config, indent=2).encode()))
+    run = Run(run_dir, run_config, resume=resume, grows=("train.epochs", "model.max_steps"))
+    with run:
+        return _bptt_loop(model, data, cfg, run, device, test)
 
+
+def _bptt_loop(model, data, cfg, run, device, test):
+    mcfg = model.cfg
     model.to(device)
     autocast = _autocast_for(device, cfg, mcfg)
     X = batchify(data.train.x, cfg.batch_size).to(device)  # (B, n)
@@ -300,26 +295,29 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
     if mcfg.max_steps:
         total = min(total, mcfg.max_steps)
     optimizer = make_optimizer(model.parameters(), cfg)
+    # as in the engine: a run resumed with a larger budget follows the longer run's schedule from here
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, cfg, steps_per_epoch))
-    step, history, best, stale = 0, [], None, 0
-    if state_saved is not None:
-        load_model_state(model, state_saved["model"], str(ckpt_path))
-        optimizer.load_state_dict(state_saved["optimizer"])
-        scheduler.load_state_dict(state_saved["scheduler"])
-        step = state_saved["step"]
-        history = state_saved["metrics"].get("history", [])
-        best = state_saved["metrics"].get("best")
-        stale = state_saved["metrics"].get("stale_epochs", 0)
-        set_rng_state(state_saved["rng"])
-    log = MetricsLog(run_dir)
-    if state_saved is not None:
-        log.write({"event": "resume", "step": step})
+    step, history, best, stale, hstate = 0, [], None, 0, None
+    if run.state is not None:
+        saved = run.state
+        load_model_state(model, saved["model"], str(run.ckpt_path))
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        step = saved["step"]
+        history = saved["metrics"].get("history", [])
+        best = saved["metrics"].get("best")
+        stale = saved["metrics"].get("stale_epochs", 0)
+        hstate = _to(saved["carry"], device)  # the streams' state at the checkpoint
+        if run.grown:
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * lr_factor(step, total, cfg, steps_per_epoch)
+        run.restore_rng()
+        run.log({"event": "resume", "step": step})
 
-    def save(path):
-        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "step": step, "epoch": step // steps_per_epoch,
-                         "sampler_state": {"step": step}, "rng": rng_state(), "config": run_config,
-                         "metrics": {"history": history, "best": best, "stale_epochs": stale}}, path)
+    def save(finished=None):
+        run.checkpoint(model=model, optimizer=optimizer, scheduler=scheduler, step=step,
+                       epoch=step // steps_per_epoch, sampler_state={"step": step}, carry=hstate,
+                       metrics={"history": history, "best": best, "stale_epochs": stale}, finished=finished)
 
     def validate(epoch_end):
         nonlocal best, stale
@@ -329,20 +327,24 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
         rec = {"event": "val", "step": step, "epoch": step / steps_per_epoch, key: val,
                "val_bits": val / math.log(2), "train_loss": running, "seconds": time.perf_counter() - t0}
         history.append(rec)
-        log.write(rec)
-        if partial:  # a subset's loss is not comparable with whole-set losses
-            save(ckpt_path)
-            return
-        if best is None or val < best["val_loss"]:
-            best, stale = rec, 0
-            save(best_path)
-        elif epoch_end:
-            stale += 1
-        save(ckpt_path)
+        run.log(rec)
+        if not partial:  # a subset's loss is not comparable with whole-set losses
+            if best is None or val < best["val_loss"]:
+                best, stale = rec, 0
+                run.save_best(model=model, step=step, epoch=step // steps_per_epoch, metrics={"best": best})
+            elif epoch_end:
+                stale += 1
+        if cfg.progress:
+            print(f"step {step}/{total}  train_loss {running:.4f}  {key} {val:.4f}  "
+                  f"({rec['seconds']:.0f} s)", flush=True)
 
     t0 = time.perf_counter()
     model.train()
-    hstate, running, loss_sum, n_sum = None, float("nan"), 0.0, 0
+    running, loss_sum, n_sum = float("nan"), 0.0, 0
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=step, unit="step", leave=False, dynamic_ncols=True,
+               disable=None if cfg.progress else True)
     while step < total:
         col = (step % steps_per_epoch) * mcfg.bptt
         if col == 0:
@@ -356,7 +358,10 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
             hstate = tuple(s * keep.to(s.dtype) for s in hstate) if isinstance(hstate, tuple) \
                 else hstate * keep.to(hstate.dtype)
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {float(loss)} at step {step}; lower --lr or clip harder")
+            bar.close()
+            kept = (f"the last good checkpoint is kept at {run.ckpt_path}" if run.ckpt_path.exists()
+                    else "no checkpoint was written")
+            raise TrainingDiverged(f"loss became {float(loss)} at step {step}; {kept}; lower --lr or clip harder")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip_grad > 0:
@@ -364,29 +369,40 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=None, augme
         optimizer.step()
         scheduler.step()
         step += 1
+        bar.update(1)
         loss_sum, n_sum = loss_sum + float(loss.detach()), n_sum + 1
         if step % cfg.log_every == 0:
             running = loss_sum / n_sum
-            log.write({"event": "train", "step": step, "train_loss": running, "lr": scheduler.get_last_lr()[0],
-                       "seconds": time.perf_counter() - t0})
+            run.log({"event": "train", "step": step, "train_loss": running, "lr": scheduler.get_last_lr()[0],
+                     "seconds": time.perf_counter() - t0})
+            bar.set_postfix(loss=f"{running:.4f}")
             loss_sum, n_sum = 0.0, 0
         epoch_end = step % steps_per_epoch == 0
         if epoch_end or step == total or (mcfg.eval_every and step % mcfg.eval_every == 0):
             if n_sum:
                 running = loss_sum / n_sum
             validate(epoch_end or step == total)
-            if cfg.patience and stale >= cfg.patience:
+            stopped = bool(cfg.patience and stale >= cfg.patience)
+            save(finished="early_stop" if stopped else "budget" if step >= total else None)
+            if stopped:
                 break
         elif cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            save(ckpt_path)
+            save()
+    bar.close()
     seconds = time.perf_counter() - t0
-    log.close()
 
     result_test = None if not test else {}  # {}: the data have no test part
     if test and len(data.test) > 0:  # once, with the best weights
-        load_model_state(model, load_checkpoint(best_path, system="rnn_lm")["model"], str(best_path))
+        load_model_state(model, load_checkpoint(run.best_path, system="rnn_lm")["model"], str(run.best_path))
         result_test = {"loss": evaluate_stream(model, data.test, device, autocast=autocast)}
         result_test["perplexity"] = math.exp(result_test["loss"])
     tokens = step * X.shape[0] * mcfg.bptt
     return {"history": history, "best": best, "test": result_test, "steps": step, "seconds": seconds,
-            "tokens_per_s": tokens / max(seconds, 1e-9), "device": str(device), "run_dir": str(run_dir)}
+            "tokens_per_s": tokens / max(seconds, 1e-9), "device": str(device), "run_dir": str(run.dir)}
+
+
+def _to(state, device):
+    """A carried recurrent state (tensor, tuple of tensors, or None) on `device`."""
+    if state is None:
+        return None
+    return tuple(s.to(device) for s in state) if isinstance(state, (tuple, list)) else state.to(device)

@@ -37,6 +37,7 @@ changes a sentence's result (tests/test_seq2seq.py).
 """
 
 import base64
+import dataclasses
 import io
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -52,8 +53,10 @@ from deepnet.errors import ConfigError
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # ids reserved in every tokenizer
 
-# `deepnet train seq2seq` is not offered: experiments build the tokenizers and data (see train_model).
-TRAINS_ON = ()
+# `deepnet train seq2seq --data multi30k`: English -> French (task 1), subword units learned on its training part
+# (load_data, prepare_data below), trained by the engine (the interface: systems/__init__.py)
+TRAINS_ON = ("multi30k",)
+TRAIN_CONFIG = fit = evaluate_part = None
 
 
 @dataclass
@@ -70,6 +73,10 @@ class Config:
     attn_size: int = 256  # additive attention's hidden size
     label_smoothing: float = 0.1  # target distribution: 1 - ε on the reference, ε spread over all words
     max_len: int = 64  # training sentences are cut to this many subwords (decoding is not)
+    # subword vocabulary sizes learned by `deepnet train` (prepare_data); the sizes a model was built with are
+    # those of its tokenizers, kept in the run's data section
+    src_vocab: int = 4000
+    tgt_vocab: int = 4000
 
     def check(self):
         if self.bidirectional and self.hidden % 2:
@@ -78,6 +85,8 @@ class Config:
             raise ConfigError("--layers, --embed, --hidden and --max-len must be positive")
         if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
             raise ConfigError("--dropout and --label-smoothing must lie in [0, 1)")
+        if self.src_vocab < 8 or self.tgt_vocab < 8:
+            raise ConfigError("--src-vocab and --tgt-vocab must be at least 8 subword units")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,7 +426,7 @@ def bleu_signature(lowercase=False):
 
 
 # ---------------------------------------------------------------------------------------------
-# Training on a bitext (used by the translation experiments)
+# A bitext as ids, and what a run folder keeps of it (the translation experiments train on these)
 
 
 def make_splits(bitext, src_tok, tgt_tok, max_len):
@@ -448,40 +457,25 @@ def run_config_for(cfg, src_tok, tgt_tok, bitext):
                                                      "src_vocab": len(src_tok), "tgt_vocab": len(tgt_tok)}}}
 
 
+def load_data(name, seed, train_cfg=None):
+    """`deepnet train`'s data: Multi30k task 1 English -> French sentence pairs (its own fixed parts; seed unused)."""
+    from deepnet.data import multi30k
+
+    return multi30k.load()
+
+
+def prepare_data(bitext, cfg):
+    """Learn the subword units on the training part, then turn every part into padded id tensors."""
+    src_tok, tgt_tok = make_tokenizers(bitext, cfg.src_vocab, cfg.tgt_vocab)
+    splits = make_splits(bitext, src_tok, tgt_tok, cfg.max_len)
+    # the run folder keeps the tokenizers (build() needs them) and the bitext's record
+    return dataclasses.replace(splits, extra=run_config_for(cfg, src_tok, tgt_tok, bitext)["data"])
+
+
 def make_tokenizers(bitext, src_vocab, tgt_vocab):
     """One subword model per language, learned on the training part only."""
     return (Tokenizer(train_tokenizer(bitext.train.src, src_vocab)),
             Tokenizer(train_tokenizer(bitext.train.tgt, tgt_vocab)))
-
-
-def recipe(epochs, batch_size, lr, seed=0, threads=0, device="auto", weight_decay=0.01, clip_grad=1.0):
-    """The training recipe of the translation experiments: AdamW, one-cycle rate (5% warm-up), clipping."""
-    from deepnet.core.runtime import idle_threads
-    from deepnet.core.train import TrainConfig
-
-    return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adamw", lr=lr, weight_decay=weight_decay,
-                       schedule="onecycle", warmup=0.05, clip_grad=clip_grad, eval_batch_size=128, device=device,
-                       seed=seed, threads=threads or idle_threads(), progress=False, log_every=50)
-
-
-def train_and_load(cfg, bitext, src_vocab, tgt_vocab, tcfg, run_dir):
-    """Learn the subword units, train a model (train_model), and return (its best weights loaded, fit's result)."""
-    from deepnet.systems import load_run
-
-    src_tok, tgt_tok = make_tokenizers(bitext, src_vocab, tgt_vocab)
-    r = train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir)
-    return load_run(run_dir, device=r["device"]), r
-
-
-def train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir, resume=False):
-    """Train a Seq2Seq on bitext with the engine (core.train.fit): best.pt is chosen on validation loss;
-    the test part is not read here (BLEU on it is computed once, by the caller, for the final model)."""
-    from deepnet.core.train import fit
-
-    data = make_splits(bitext, src_tok, tgt_tok, cfg.max_len)
-    model = Seq2Seq(cfg, len(src_tok), len(tgt_tok))
-    return fit(model, data, tcfg, run_dir, run_config_for(cfg, src_tok, tgt_tok, bitext), resume=resume,
-               metrics=token_accuracy, test=False)
 
 
 def alignment_text(result, top=2):
@@ -493,23 +487,3 @@ def alignment_text(result, top=2):
         best = w.argsort(descending=True)[:top].tolist()
         lines.append(f"  {piece:>14s} <- " + ", ".join(f"{result['src_pieces'][j]} {float(w[j]):.2f}" for j in best))
     return "\n".join(lines)
-
-
-def plot_attention(result, path, ax=None):
-    """Heatmap of the attention weights (rows: output subwords, columns: source subwords)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    a = result["attention"].float().numpy()  # (T+1, S)
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(0.35 * a.shape[1] + 2, 0.3 * a.shape[0] + 1.5))
-    ax.imshow(a, cmap="Greys", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(a.shape[1]), result["src_pieces"], rotation=90, fontsize=7)
-    ax.set_yticks(range(a.shape[0]), result["tgt_pieces"], fontsize=7)
-    if own:
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)

@@ -1,0 +1,86 @@
+"""What the three NTM experiments share: training the NTM and the LSTM alike, their summary, the weightings figure."""
+
+import dataclasses
+import shutil
+import statistics
+from pathlib import Path
+
+import torch
+
+from deepnet.core.sweep import rate_then_seeds
+from deepnet.systems import ntm
+
+
+def train_models(models, tc, seeds, out_dir, log=print):
+    """Train every model of `models` ({name: (ntm.Config, rate grid)}) on the same batches, steps and seeds.
+
+    The first seed chooses each model's rate on validation cost; further seeds reuse it. The
+    "ntm" model of the first seed is kept as out_dir/model (a run folder deepnet.load_run reads).
+    Returns (runs, grids): runs {name: [(model with its best weights, summary), ...] one per seed},
+    grids {name: [[lr, val_cost_bits], ...]} (diverged rates left out).
+    """
+    scratch = Path(out_dir) / "scratch"
+    runs, grids = {}, {}
+    for name, (mcfg, lrs) in models.items():
+        def train(lr, seed):
+            run_dir = scratch / f"{mcfg.kind}_lr{lr:g}_seed{seed}"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            log(f"-- {mcfg.kind}, lr {lr:g}, seed {seed}")
+            _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed), run_dir, log=log)
+            return summary["best"]["val_cost_bits"], {**summary, "lr": lr}
+
+        sweep = rate_then_seeds(train, lrs, seeds, log=log)
+        if name == "ntm":
+            keep = Path(out_dir) / "model"
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.move(sweep.runs[0]["run_dir"], keep)
+            sweep.runs[0]["run_dir"] = str(keep)
+        runs[name] = [(ntm.load_best(s["run_dir"]), s) for s in sweep.runs]
+        grids[name] = [[lr, cost] for lr, cost in sweep.grid if cost is not None]
+    shutil.rmtree(scratch, ignore_errors=True)
+    return runs, grids
+
+
+def training_summary(kind, runs, grid):
+    """Metrics and series every NTM experiment reports for one model kind ("ntm" or "lstm").
+
+    runs: [(model, summary), ...] over the seeds (train_models); grid: [[lr, validation cost], ...].
+    """
+    first = runs[0][1]
+    metrics = {f"{kind}_val_cost_bits": statistics.mean(r["best"]["val_cost_bits"] for _, r in runs),
+               f"{kind}_lr": first["lr"],
+               f"{kind}_train_seconds": statistics.mean(r["seconds"] for _, r in runs),
+               f"{kind}_params": sum(p.numel() for p in runs[0][0].parameters()),
+               f"{kind}_train_sequences": first["sequences"]}
+    series = {f"{kind}_val_cost_vs_sequences": [[h["sequences"], h["val_cost_bits"]]
+                                                 for h in first["history"] if "sequences" in h],
+              f"{kind}_val_cost_by_lr": grid}
+    return metrics, series
+
+
+def plot_weightings(model, batch, title, path):
+    """The paper's Figure 6: inputs, outputs, and the write and read weightings over time (one sequence)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with torch.no_grad():
+        z, _, ws = model(batch.x[:1], batch.y[:1], batch.mask[:1], record=True)  # ws (1, T, H, N)
+    out = torch.sigmoid(z[0]) * batch.mask[0, :, None]
+    R = model.R
+    w_read, w_write = ws[0, :, 0], ws[0, :, R]  # the first read head and the first write head, (T, N)
+    used = (torch.maximum(w_read.max(0).values, w_write.max(0).values) > 0.05).nonzero().flatten()
+    lo, hi = (int(used.min()), int(used.max()) + 1) if len(used) else (0, model.N)
+    lo, hi = max(0, lo - 2), min(model.N, hi + 2)  # the rows the heads visited, with a margin
+    fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), gridspec_kw={"height_ratios": [1, 2]})
+    panels = [(batch.x[0].T, "inputs", "channel"), (out.T, "outputs", "bit"),
+              (w_write[:, lo:hi].T, "write weighting", "location"), (w_read[:, lo:hi].T, "read weighting", "location")]
+    for ax, (img, name, ylab) in zip(axes.flat, panels):
+        ax.imshow(img.numpy(), aspect="auto", cmap="gray_r", interpolation="nearest",
+                  extent=None if ylab != "location" else (-0.5, img.shape[1] - 0.5, hi - 0.5, lo - 0.5))
+        ax.set(title=name, xlabel="time step", ylabel=ylab)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
