@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,11 @@ _DEEPNET_DATA = os.environ.get("DEEPNET_DATA")  # read once: some tests unset it
 # The suite never touches the network: loaders that find no data raise instead of fetching
 # (subprocesses inherit this). tests/test_download.py fetches from its own 127.0.0.1 server.
 os.environ["DEEPNET_NO_DOWNLOAD"] = "1"
+# Decoded arrays go to a cache of the session's own, removed at its end: the suite never writes
+# into the user's ~/.cache/deepnet (the shared DEEPNET_DATA is only read).
+_CACHE = tempfile.mkdtemp(prefix="deepnet-test-cache-")
+os.environ["DEEPNET_CACHE"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def shared_data_dir():

@@ -217,3 +217,34 @@ def test_threads_is_one_setting_for_the_whole_process(capsys):
     assert main(["experiments", "--threads=2"]) == 0 and torch.get_num_threads() == 2
     assert main(["--threads", "zero", "experiments"]) == 2
     assert "--threads" in capsys.readouterr().err
+
+
+# values a user can type that once ended in a traceback (or were silently accepted): one line, exit 2
+TYPED = [
+    ["train", "mlp", "--data", "digits", "--hidden", "-5"],
+    ["train", "mlp", "--data", "digits", "--hidden", "0"],
+    ["train", "mlp", "--data", "digits", "--dropout", "1.5"],
+    ["train", "convnet", "--data", "mnist", "--first-kernel", "4"],
+    ["train", "convnet", "--data", "mnist", "--mean", "0.5", "0.5", "0.5"],
+    ["train", "convnet", "--data", "mnist", "--label-smoothing", "2"],
+    ["train", "convnet", "--data", "mnist", "--channels", "0"],
+    ["train", "mlp", "--data", "digits", "--epochs", "0"],
+    ["train", "mlp", "--data", "digits", "--step-gamma", "-1"],
+    ["train", "mlp", "--data", "digits", "--lr", "nan"],
+    ["train", "mlp", "--data", "digits", "--out", "/etc/passwd"],
+    ["reproduce", "sgd_digits", "--smoke", "--seeds", "0"],
+    ["reproduce", "sgd_digits", "--smoke", "--epochs", "0"],
+    ["reproduce", "sgd_digits", "--smoke", "--lrs"],
+    ["reproduce", "fig1_space_warping", "--smoke", "--restarts", "0"],
+    ["reproduce", "sgd_digits", "--smoke", "--out", "/etc/passwd"],
+    ["--threads", "-1", "experiments"],
+    ["classify", "--run", "nowhere", "--top", "0", "x.png"],
+]
+
+
+@pytest.mark.parametrize("argv", TYPED, ids=[" ".join(a) for a in TYPED])
+def test_values_a_user_can_type_get_one_line(argv, tmp_path, monkeypatch, capsys, data_dir):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--threads", "1", *argv] if argv[0] != "--threads" else argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("deepnet: error:"), err

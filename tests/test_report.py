@@ -5,6 +5,7 @@ import copy
 import json
 
 import pytest
+from pathlib import Path
 from matplotlib.figure import Figure
 
 from deepnet.report import (
@@ -13,7 +14,9 @@ from deepnet.report import (
     check_targets,
     format_number,
     load_results,
-    markdown_table,
+    CLAIM_COLUMNS,
+    claims_table,
+    experiment_page,
     update_readme,
     validate_result,
     write_html,
@@ -250,6 +253,32 @@ def test_write_html_is_self_contained_with_escaped_text_and_embedded_figure(tmp_
     assert "<script" not in page and "<link" not in page and "src='http" not in page
 
 
+def test_write_html_links_only_the_address_lists_skipped_and_shows_a_short_time_once(tmp_path):
+    write_result(tmp_path / "convnet_digits", make_result(seconds=8.25))
+    datasets = [{"name": "mnist", "description": "d", "licence": "l", "source": "http://x.org/mnist/ (idx .gz files)"}]
+    page = write_html(load_results(tmp_path), tmp_path / "index.html", datasets=datasets,
+                      skipped={"nplm_brown": "deepnet data fetch nltk_data"}).read_text(encoding="utf-8")
+    assert "<a href='http://x.org/mnist/'>http://x.org/mnist/</a> (idx .gz files)" in page
+    assert "nplm_brown" in page and "deepnet data fetch nltk_data" in page
+    assert page.count("8.2 s") == 2  # the summary's time column and the run's facts, each once (no "8.2 s (8.2 s)")
+
+
+def test_the_report_of_the_kept_results_references_only_files_that_exist(tmp_path):
+    """The real page: every figure a result names is embedded (none missing), and no link leaves the page."""
+    import re
+
+    from deepnet.cli import main
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    if not results.is_dir():
+        pytest.skip("no results folder")
+    assert main(["report", "--runs", str(results), "--out", str(tmp_path / "index.html")]) == 0
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "is missing (looked for" not in page
+    for target in re.findall(r"(?:href|src)='([^']*)'", page):
+        assert target.startswith(("#", "data:", "http://", "https://")), target
+
+
 def test_write_html_notes_a_missing_figure(tmp_path):
     write_result(tmp_path / "convnet_digits", make_result(artifacts=["gone.png"]))
     page = write_html(load_results(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
@@ -276,56 +305,55 @@ def test_format_number(x, text):
     assert format_number(x) == text
 
 
-def test_markdown_table_rows_and_formatting():
-    table = markdown_table([make_result()])
+def _cells(line):
+    return [c.strip() for c in line.strip().strip("|").split(" | ")]
+
+
+HEADS = {"convnet_digits": ("ConvNets read digits", "test_accuracy"), "other": ("Not run", "x")}
+
+
+def test_claims_table_has_one_row_per_claim_quick_and_full_side_by_side():
+    full = make_result(profile="full", seconds=7200.0, metrics={"test_accuracy": 0.9951, "test_accuracy_std": 0.0002},
+                       targets={"test_accuracy": {"op": ">=", "value": 0.995}}, met={"test_accuracy": True})
+    table = claims_table([make_result(), full], HEADS)
     lines = table.splitlines()
-    header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == [
-        "experiment", "profile", "metric", "ours", "paper", "target", "met",
-        "command", "hardware", "torch", "seeds", "wall time",
-    ]  # fmt: skip
-    assert set(lines[1]) <= set("|-")
-    rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
-    # Metrics with a target or a paper value, then paper values that are no metric of ours.
-    assert [row[2] for row in rows] == ["test_accuracy", "mlp_test_accuracy", "test_error"]
-    first, second, paper_only = rows
-    assert first[:7] == [
-        "convnet_digits", "quick", "test_accuracy", "0.9812 ± 0.0004",
-        "0.996 (Simard et al. 2003, Table 2)", ">= 0.97", "✓",
-    ]  # fmt: skip
-    assert first[7:] == [
-        "`deepnet reproduce convnet_digits --quick --seed 0`", "Intel Xeon Test CPU", "2.13.0+cpu", "0, 1, 2", "1.3 min"
-    ]
-    assert second[3:7] == ["0.95", "", "> test_accuracy", "✗"]
-    assert second[7:] == [""] * 5
-    assert paper_only[3:7] == ["—", "0.004 (LeCun et al. 1998)", "", ""]
-    assert "train_seconds" not in table  # neither a target nor a paper value
+    assert _cells(lines[0]) == list(CLAIM_COLUMNS)
+    assert len(lines) == 4  # header, rule, one row per claim (the claim with no result included)
+    row = _cells(lines[2])
+    assert row[:5] == ["ConvNets read digits", "[convnet_digits](results/convnet_digits.md)", "`test_accuracy`",
+                       "0.9812 ± 0.0004", "0.9951 ± 0.0002"]
+    assert row[5] == "0.996 (Simard et al. 2003, Table 2)"
+    assert row[6:9] == [">= 0.995 (full)", "✓", "quick 1.3 min, full 2.0 h"]
+    assert _cells(lines[3])[3:5] == ["—", "—"] and "not run yet" in lines[3]
+
+
+def test_claims_table_takes_the_current_citations_and_names_the_gpu():
+    env = dict(make_result()["env"], device="cuda", gpu="NVIDIA H100 80GB HBM3")
+    papers = {"convnet_digits": {"test_accuracy": {"value": 0.5, "source": "Someone 2020, Fig. 3 | p. 4"}}}
+    table = claims_table([make_result(env=env)], HEADS, papers=papers)
+    assert "NVIDIA H100 80GB HBM3" in table and "Intel Xeon" not in table
+    assert "0.5 (Someone 2020, Fig. 3)" in table  # the short citation; the full source is on the page
+
+
+def test_experiment_page_lists_every_metric_source_and_flags_a_drifted_config():
+    r = make_result(config={"epochs": 3, "lr": 0.1, "threads": 1})
+    page = experiment_page("convnet_digits", "ConvNets read digits", [r], {"quick": {"epochs": 2, "lr": 0.1}})
+    assert "## quick profile" in page and "`deepnet reproduce convnet_digits --quick --seed 0`" in page
+    assert "Simard et al. 2003, Table 2" in page and "`train_seconds`" in page
+    assert "differ from the quick profile's in: epochs" in page and "threads" not in page.split("Note")[1].split("\n")[0]
+    assert "![fig.png](quick/convnet_digits/fig.png)" in page
+    assert "differ" not in experiment_page("convnet_digits", "c", [r], {"quick": {"epochs": 3, "lr": 0.1}})
 
 
 def test_a_single_seed_shows_no_plus_minus_and_says_1_seed(tmp_path):
     one = make_result(seeds=[0])
     one["metrics"]["test_accuracy_std"] = 0.0  # what an experiment writes for one seed
-    first = [c.strip() for c in markdown_table([one]).splitlines()[2].strip("|").split(" | ")]
-    assert first[3] == "0.9812" and first[10] == "1 seed (0)"
+    first = _cells(claims_table([one], HEADS).splitlines()[2])
+    assert first[3] == "0.9812"
     write_result(tmp_path / "convnet_digits", one)
     page = write_html(load_results(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
     assert "±" not in page and "1 seed (0)" in page
     assert "test_accuracy_std" not in page  # no spread to show: not listed on its own either
-
-
-def test_markdown_table_names_the_gpu_and_escapes_pipes():
-    env = dict(make_result()["env"], device="cuda", gpu="NVIDIA H100 80GB HBM3")
-    result = make_result(env=env, command="deepnet reproduce a | tee log", seconds=7200.0)
-    table = markdown_table([result])
-    assert "NVIDIA H100 80GB HBM3" in table and "Intel Xeon" not in table
-    assert "a \\| tee log" in table
-    assert "2.0 h" in table
-
-
-def test_markdown_table_keeps_a_result_without_comparisons():
-    result = make_result(paper={}, targets={}, met={})
-    lines = markdown_table([result]).splitlines()
-    assert len(lines) == 3 and "convnet_digits" in lines[2] and "deepnet reproduce" in lines[2]
 
 
 # ----------------------------------------------------------------------------- readme
@@ -362,7 +390,7 @@ def test_validation_and_formatting_do_not_change_the_result():
     result = make_result()
     snapshot = copy.deepcopy(result)
     validate_result(result)
-    markdown_table([result])
+    claims_table([result], HEADS)
     assert result == snapshot
 
 

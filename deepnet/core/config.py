@@ -4,13 +4,27 @@ Each field becomes `--field-name`; its help text is the comment on its line (or 
 lines just above it). Types come from the annotations: int, float, str, bool (`--x/--no-x`),
 Literal[...] (choices), Optional[T], and tuple/list of int/float/str (space-separated values).
 A wrong type or an unknown flag raises ConfigError with one line, never argparse's usage dump.
+
+Every numeric field states its valid values at the end of its comment, where it is declared:
+
+    hidden: int = 256        # units per hidden layer; range [1, 65536]
+    lr: float = 0.1          # peak learning rate; range (0, 10]
+    sizes: tuple[int, ...] = (100,)  # hidden widths; range [1, 65536], 1 to 8 values
+
+`range` takes an interval ([ ] closed, ( ) open, `inf` for no bound); for a tuple it holds for
+each value, and `N to M values` bounds its length (tuples of strings state only that). An
+Optional field also takes None. `check_fields` enforces all of it (and Literal choices), so the
+CLI refuses a bad value in one line naming the flag before anything runs; tests/test_config.py
+walks every Config and fails on a numeric field without a range.
 """
 
 import argparse
 import dataclasses
 import difflib
+import functools
 import inspect
 import io
+import math
 import re
 import tokenize
 import types
@@ -70,6 +84,116 @@ def field_docs(cls):
         else:
             pending = []
     return docs
+
+
+_NUMBER = r"-?(?:inf|\d+(?:\.\d*)?(?:e-?\d+)?)"
+_RANGE = re.compile(rf"\brange ([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])")
+_COUNT = re.compile(r"\b(\d+) to (\d+) values\b")
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """A field's declared valid values: an interval (for each value of a tuple) and a tuple length."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+    count: tuple | None = None  # (min, max) number of values of a tuple field
+    declared: bool = False  # the comment states a range
+
+    def holds(self, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:  # NaN fails
+            return False
+        above = v > self.lo if self.lo_open else v >= self.lo
+        below = v < self.hi if self.hi_open else v <= self.hi
+        return above and below
+
+    def interval(self):
+        def num(x):
+            if math.isinf(x):
+                return "-inf" if x < 0 else "inf"
+            return str(int(x)) if x.is_integer() and abs(x) < 1e13 else f"{x:g}"
+
+        return f"{'(' if self.lo_open else '['}{num(self.lo)}, {num(self.hi)}{')' if self.hi_open else ']'}"
+
+
+def parse_bounds(doc):
+    """The Bounds a field's comment declares (see the module docstring)."""
+    r, c = _RANGE.search(doc or ""), _COUNT.search(doc or "")
+    b = Bounds(count=(int(c.group(1)), int(c.group(2))) if c else None)
+    if r:
+        b = dataclasses.replace(b, lo=float(r.group(2)), hi=float(r.group(3)), lo_open=r.group(1) == "(",
+                                hi_open=r.group(4) == ")", declared=True)
+    return b
+
+
+@functools.lru_cache(maxsize=None)
+def field_bounds(cls):
+    """Field name -> Bounds, read from the comments of dataclass `cls`."""
+    docs = field_docs(cls)
+    return {f.name: parse_bounds(docs.get(f.name, "")) for f in dataclasses.fields(cls)}
+
+
+def check_fields(cfg, what=None):
+    """Refuse, in one line naming the flag, any field of `cfg` outside its type, choices or declared range."""
+    cls = type(cfg)
+    hints = typing.get_type_hints(cls)
+    bounds = field_bounds(cls)
+    where = f"{what}: " if what else ""
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        tp, optional = _unwrap_optional(hints[f.name])
+        flag = _flag(f.name)
+        if v is None:
+            if optional:
+                continue
+            raise ConfigError(f"{where}{flag} needs a value")
+        b = bounds[f.name]
+        origin = typing.get_origin(tp)
+        if origin is typing.Literal:
+            if v not in typing.get_args(tp):
+                raise ConfigError(f"{where}{flag} takes one of {', '.join(map(str, typing.get_args(tp)))}, got {v!r}")
+        elif tp is bool:
+            if not isinstance(v, bool):
+                raise ConfigError(f"{where}{flag} is on or off (true/false), got {v!r}")
+        elif origin in (tuple, list):
+            if not isinstance(v, (tuple, list)):
+                raise ConfigError(f"{where}{flag} takes a list of values, got {v!r}")
+            items = [a for a in typing.get_args(tp) if a is not Ellipsis] or [str]
+            lo, hi = b.count or (0, math.inf)
+            if not lo <= len(v) <= hi:
+                raise ConfigError(f"{where}{flag} takes {lo} to {hi} values, got {len(v)}")
+            if items[0] in (int, float) and not all(b.holds(x) and _is_type(x, items[0]) for x in v):
+                raise ConfigError(f"{where}{flag} takes values in {b.interval()}, got {' '.join(map(str, v))}")
+        elif tp in (int, float):
+            if not (_is_type(v, tp) and b.holds(v)):
+                raise ConfigError(f"{where}{flag} takes {'a whole number' if tp is int else 'a number'} in "
+                                  f"{b.interval()}, got {v}")
+    return cfg
+
+
+def bounded(tp, declared):
+    """An argparse `type` for the CLI's own flags: `tp` in the range `declared` ("[1, 1000]", "(0, 100]")."""
+    b = parse_bounds(f"range {declared}")
+
+    def parse(text):
+        try:
+            v = tp(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if tp is int else 'a number'}") from None
+        if not b.holds(v):
+            raise argparse.ArgumentTypeError(f"{text} is outside {b.interval()}")
+        return v
+
+    parse.__name__ = tp.__name__
+    return parse
+
+
+def _is_type(v, tp):
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) if tp is int else isinstance(v, (int, float))
 
 
 def _flag(name):
@@ -141,7 +265,7 @@ def config_from_args(cls, namespace):
             if typing.get_origin(tp) is tuple and isinstance(v, list):
                 v = tuple(v)
             values[f.name] = v
-    cfg = cls(**values)
+    cfg = check_fields(cls(**values))
     check = getattr(cfg, "check", None)
     if check is not None:
         check()
@@ -161,5 +285,5 @@ def config_from_dict(cls, data, what="config"):
         if typing.get_origin(tp) is tuple and isinstance(v, list):
             v = tuple(v)
         values[k] = v
-    return cls(**values)
+    return check_fields(cls(**values), what)
 

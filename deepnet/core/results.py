@@ -11,7 +11,7 @@ from pathlib import Path
 from deepnet.errors import DeepnetError
 
 SCHEMA_VERSION = 1
-PROFILES = ("smoke", "quick", "full")  # also the sort order of profiles
+PROFILES = ("smoke", "quick", "full-cpu", "full")  # also the sort order of profiles (full-cpu: the largest CPU run)
 REQUIRED_KEYS = (
     "schema_version", "experiment", "claim", "section", "profile", "metrics", "series", "paper",
     "targets", "met", "seeds", "seconds", "artifacts", "config", "env", "command",

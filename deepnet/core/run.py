@@ -33,6 +33,7 @@ import shutil
 from pathlib import Path
 
 from deepnet.core.checkpoint import atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from deepnet.core.runtime import make_folder
 from deepnet.errors import CheckpointError, DeepnetError
 
 # Settings that may differ on resume: they change where and how visibly a run trains, not what it learns.
@@ -126,7 +127,7 @@ class Run:
             missing = missing.parent
         if not self.dir.exists():
             self._made = missing
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.dir)
         for stale in self.dir.glob(".*.tmp-*"):  # left by a process killed while writing
             stale.unlink(missing_ok=True)
         if not self.resume or self.grown:  # a grown budget is the run's setting from now on

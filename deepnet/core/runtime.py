@@ -13,6 +13,18 @@ import torch
 from deepnet.errors import ConfigError
 
 
+def make_folder(path, what="--out"):
+    """mkdir -p `path`, or a one-line ConfigError saying why it cannot be made (a file there, no permission)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} is a file, not a folder; choose another {what}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot create this folder ({e.strerror or e}); choose another {what}") from None
+    return path
+
+
 def seed_everything(seed):
     """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
     random.seed(seed)

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
+from deepnet.core.config import check_fields
+from deepnet.core.progress import Progress
 from deepnet.core.run import Run
 from deepnet.core.runtime import pick_device, seed_everything
 from deepnet.errors import ConfigError, TrainingDiverged
@@ -34,23 +36,23 @@ from deepnet.errors import ConfigError, TrainingDiverged
 class TrainConfig:
     """How to train: optimiser, schedule, budget, checkpoints, device."""
 
-    epochs: int = 10  # passes over the training set
-    batch_size: int = 64  # examples per minibatch
+    epochs: int = 10  # passes over the training set; range [1, 100000]
+    batch_size: int = 64  # examples per minibatch; range [1, 1048576]
     optimizer: Literal["sgd", "adamw"] = "sgd"  # sgd (with momentum/Nesterov) or adamw
-    lr: float = 0.1  # peak learning rate
-    momentum: float = 0.9  # SGD momentum (0 gives plain SGD)
+    lr: float = 0.1  # peak learning rate; range (0, 100]
+    momentum: float = 0.9  # SGD momentum (0 gives plain SGD); range [0, 1)
     nesterov: bool = False  # Nesterov momentum (SGD only)
-    weight_decay: float = 0.0  # L2 penalty for SGD, decoupled decay for AdamW
+    weight_decay: float = 0.0  # L2 penalty for SGD, decoupled decay for AdamW; range [0, 10]
     schedule: Literal["constant", "step", "cosine", "onecycle"] = "constant"  # learning-rate schedule
-    warmup: float = 0.0  # fraction of all steps spent warming the rate up linearly from 0
-    step_epochs: int = 10  # step schedule: epochs between rate drops
-    step_gamma: float = 0.1  # step schedule: factor applied at each drop
-    clip_grad: float = 0.0  # clip the global gradient norm to this value (0: no clipping)
-    patience: int = 0  # stop after this many epochs without validation improvement (0: never)
+    warmup: float = 0.0  # fraction of all steps spent warming the rate up linearly from 0; range [0, 1)
+    step_epochs: int = 10  # step schedule: epochs between rate drops; range [1, 100000]
+    step_gamma: float = 0.1  # step schedule: factor applied at each drop; range (0, 1]
+    clip_grad: float = 0.0  # clip the global gradient norm to this value (0: no clipping); range [0, inf)
+    patience: int = 0  # stop after this many epochs without validation improvement (0: never); range [0, 100000]
     monitor: Literal["loss", "accuracy"] = "loss"  # validation metric for early stopping and best.pt
-    eval_batch_size: int = 1024  # minibatch size for validation and test
-    checkpoint_every: int = 0  # also write checkpoint.pt every N steps (0: only at epoch ends)
-    log_every: int = 50  # steps between train-loss records in metrics.jsonl
+    eval_batch_size: int = 1024  # minibatch size for validation and test; range [1, 1048576]
+    checkpoint_every: int = 0  # also write checkpoint.pt every N steps (0: only at epoch ends); range [0, 1e9]
+    log_every: int = 50  # steps between train-loss records in metrics.jsonl; range [1, 1e9]
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps
     amp: bool = True  # bf16 autocast on CUDA (no effect elsewhere)
     cpu_amp: bool = False  # bf16 autocast on a CPU too (weights stay fp32): worth it on CPUs with bf16
@@ -58,22 +60,13 @@ class TrainConfig:
     #                         AVX-512 EPYC; its MNIST time-to-99 run on 2 threads, 1.2x)
     compile: bool = False  # torch.compile the model (opt-in: compilation takes time)
     resident: bool = True  # on an accelerator, keep the whole dataset in its memory when it fits
-    seed: int = 0  # seeds initialisation, shuffling and dropout
-    progress: bool = True  # progress bar (shown only on a terminal)
+    seed: int = 0  # seeds initialisation, shuffling and dropout; range [0, 4294967295]
+    progress: bool = True  # progress bar on a terminal (a line every 30 s otherwise) and a line per epoch
 
     def check(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ConfigError("--epochs, --batch-size and --eval-batch-size must be at least 1")
-        if not self.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}")
-        if not 0 <= self.warmup < 1:
-            raise ConfigError(f"--warmup is a fraction of the steps in [0, 1), got {self.warmup}")
-        if self.momentum < 0 or self.weight_decay < 0 or self.clip_grad < 0 or self.patience < 0:
-            raise ConfigError("--momentum, --weight-decay, --clip-grad and --patience cannot be negative")
+        check_fields(self)  # each field's own range, declared beside it
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ConfigError("--nesterov needs --optimizer sgd with a positive --momentum")
-        if self.schedule == "step" and self.step_epochs < 1:
-            raise ConfigError("--step-epochs must be at least 1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,6 +263,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, metrics=accuracy, a
     Returns a dict: history (one record per epoch), best (validation record of best.pt),
     test (metrics of the best weights on the test set, or None), steps, seconds, device, run_dir.
     """
+    cfg.check()
     dist = Dist(cfg.device)
     try:
         return _fit(model, data, cfg, Path(run_dir), run_config, resume, metrics, augment, test, dist)
@@ -343,13 +337,12 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
         return rec[key] < best[key] if cfg.monitor == "loss" else rec[key] > best[key]
 
     t_start = time.perf_counter()
-    from tqdm import tqdm
-
     stopped_early = False
     while epoch < cfg.epochs and not stopped_early:
         model.train()
-        bar = tqdm(total=steps_per_epoch, initial=start_batch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   leave=False, disable=None if cfg.progress and dist.main else True, dynamic_ncols=True)
+        bar = Progress(steps_per_epoch, start_batch, f"epoch {epoch + 1}/{cfg.epochs}", "batch",
+                       enabled=cfg.progress and dist.main)
+        t_epoch, seen_epoch = time.perf_counter(), 0
         acc_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         loss_sum = torch.zeros((), device=device, dtype=acc_dtype)  # sum of loss * examples since the last check
         seen, epoch_loss, epoch_n = 0, 0.0, 0
@@ -380,7 +373,7 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
             batch_in_epoch += 1
             loss_sum += loss.detach().to(acc_dtype) * len(x)
             seen += len(x)
-            bar.update(1)
+            seen_epoch += n_global
             due_ckpt = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
             if step % cfg.log_every == 0 or due_ckpt or batch_in_epoch == steps_per_epoch:
                 # one host sync per log interval, not per step
@@ -397,14 +390,16 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
                 rate = seen / max(time.perf_counter() - t_log, 1e-9)
                 lr = optimizer.param_groups[0]["lr"]
                 run.log({"event": "train", "step": step, "epoch": epoch, "loss": mean, "lr": lr, "examples_per_s": rate})
-                bar.set_postfix(loss=f"{mean:.4f}", lr=f"{lr:.3g}", ex_s=f"{rate:.0f}")
+                bar.update(0, loss=mean, lr=lr, examples_per_s=rate)
                 epoch_loss += loss_total
                 epoch_n += seen
                 loss_sum.zero_()
                 seen, t_log = 0, time.perf_counter()
                 if due_ckpt and batch_in_epoch < steps_per_epoch:
                     checkpoint(batch_in_epoch, carry={"epoch_loss": epoch_loss, "epoch_n": epoch_n})
+            bar.update(1)
         bar.close()
+        epoch_rate = seen_epoch / max(time.perf_counter() - t_epoch, 1e-9)
 
         val = evaluate(model, data.val, device, cfg.eval_batch_size, metrics, cfg.amp, dist, cfg.cpu_amp)
         rec = {"epoch": epoch + 1, "step": step, "train_loss": epoch_loss / max(epoch_n, 1),
@@ -425,7 +420,9 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
         checkpoint(0, finished="early_stop" if stopped_early else "budget" if epoch >= cfg.epochs else None)
         dist.barrier()  # best.pt and checkpoint.pt are on disk for every process
         if cfg.progress and dist.main:
-            _print_epoch(rec)
+            parts = [f"epoch {rec['epoch']}/{cfg.epochs}", f"train_loss {rec['train_loss']:.4f}"]
+            parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")]
+            print("  ".join(parts + [f"{epoch_rate:.0f} examples/s", f"{rec['seconds']:.1f} s"]), flush=True)
 
     test = None
     if run_test:  # the test set is read once, with the weights chosen on validation
@@ -439,11 +436,3 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
     return {"history": history, "best": best, "test": test, "steps": step, "seconds": seconds,
             "stopped_early": stopped_early, "device": str(device), "run_dir": str(run.dir),
             "world_size": dist.world}
-
-
-def _print_epoch(rec):
-    from tqdm import tqdm
-
-    parts = [f"epoch {rec['epoch']}", f"train_loss {rec['train_loss']:.4f}"]
-    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")]
-    tqdm.write("  ".join(parts))

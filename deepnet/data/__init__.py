@@ -28,7 +28,20 @@ def get(name):
     try:
         return DATASETS[name]
     except KeyError:
-        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+        raise ConfigError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}; known: {', '.join(DATASETS)}") from None
+
+
+def did_you_mean(name, known):
+    """' (did you mean X?)' for the closest of `known` to a mistyped `name`, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def fetch_name(name):
+    """The name `deepnet data fetch` knows dataset `name` by (Brown comes in NLTK's bundle, nltk_data)."""
+    return getattr(get(name), "fetch_name", name)
 
 
 def where(name):

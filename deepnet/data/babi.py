@@ -119,7 +119,7 @@ def parse(path, task=0):
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: file not found; {store.fetch_advice(NAME)}") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); re-extract the bAbI archive") from None
     except OSError as e:
@@ -247,7 +247,7 @@ def read_task(root, task, part, size):
     path = Path(root) / task_file(task, part, size)
     if not path.is_file():
         raise DataError(f"babi: {path} not found: task {task} ({size}, {part}) is absent from this copy; "
-                        "leave the task out or fetch the complete archive")
+                        f"leave the task out, or {store.fetch_advice(NAME)}")
     return parse(path, task)
 
 

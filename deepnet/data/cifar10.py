@@ -235,7 +235,7 @@ def _unpickle(path):
         with open(path, "rb") as f:
             blob = f.read(MAX_BATCH_BYTES + 1)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: file not found; {store.fetch_advice(NAME)}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     if len(blob) > MAX_BATCH_BYTES:

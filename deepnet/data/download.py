@@ -29,7 +29,11 @@ def entry(name):
     if name not in SOURCES:
         if name in EMBEDDED:
             raise ConfigError(f"{name}: nothing to fetch, {EMBEDDED[name]}")
-        raise ConfigError(f"unknown dataset {name!r} for fetch; known: {', '.join(names())}")
+        import difflib
+
+        close = difflib.get_close_matches(name, names(), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"unknown dataset {name!r} for fetch{hint}; known: {', '.join(names())}")
     return SOURCES[name].DOWNLOAD
 
 

@@ -78,9 +78,12 @@ def locate_any(dataset, layouts, spec):
     found = store.search(layouts)
     if found is None:
         if not auto_enabled():
-            raise DataError(f"{store.missing(dataset, layouts)}; automatic download is off (DEEPNET_NO_DOWNLOAD "
-                            f"is set): run 'deepnet data fetch {dataset}'")
-        fetch(dataset, spec)
+            raise DataError(store.missing(dataset, layouts, note=" and automatic download is off "
+                                                                   "(DEEPNET_NO_DOWNLOAD is set)"))
+        try:
+            fetch(dataset, spec)
+        except DataError as e:  # offline, or no source has it: the same advice as for absent data
+            raise DataError(f"{e}; the automatic download failed; {store.fetch_advice(dataset)}") from None
         found = store.search(layouts)
     if found is None:
         raise DataError(store.missing(dataset, layouts))

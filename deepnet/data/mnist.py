@@ -96,7 +96,7 @@ def _read_bytes(path):
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: file not found; {store.fetch_advice(NAME)}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     if data[:2] == b"\x1f\x8b":

@@ -134,7 +134,7 @@ def read_lines(path):
     """The lines of one gzipped text file (UTF-8), trailing newline removed; DataError naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found (fetch it with 'deepnet data fetch multi30k')")
+        raise DataError(f"{path}: file not found; {store.fetch_advice(NAME)}")
     try:
         with gzip.open(path, "rt", encoding="utf-8", newline="\n") as f:
             lines = f.read().split("\n")

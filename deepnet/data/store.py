@@ -90,12 +90,37 @@ def search(layouts):
     return None
 
 
-def missing(dataset, layouts):
-    """The message for a dataset not found: where we looked and where to put the files."""
-    looked = ", ".join(str(r) for r in data_roots())
-    wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
-    return (f"{dataset}: files not found (looked in {looked}); set DEEPNET_DATA to the folder "
-            f"that holds them, or place them under {cache_root()}: {wanted}")
+def fetch_advice(*names):
+    """The advice every message about absent data ends with: the fetch command, and the alternative.
+
+    names: as `deepnet data fetch` knows them (Brown is fetched within nltk_data).
+    """
+    return (f"fetch {'it' if len(names) == 1 else 'them'} with 'deepnet data fetch {' '.join(names)}', "
+            f"or set DEEPNET_DATA to a folder that holds {'it' if len(names) == 1 else 'them'}")
+
+
+def missing(dataset, layouts, note=""):
+    """The message for a dataset not found: what is missing where, then fetch_advice(dataset).
+
+    dataset: the name `deepnet data fetch` knows it by. A data root that holds part of a layout
+    (a copy with one file missing) is named with the files it lacks; otherwise the message
+    names every root looked in and the files wanted. note: said before the advice.
+    """
+    roots = data_roots()
+    partial = []  # (how many files absent, root, the absent files) for partly present layouts
+    for root in roots:
+        for relpaths in layouts:
+            absent = [rel for rel in relpaths if not (root / rel).exists()]
+            if 0 < len(absent) < len(relpaths):
+                partial.append((len(absent), str(root), absent))
+    if partial:
+        _, root, absent = min(partial)
+        what = f"{root} lacks {', '.join(absent)}"
+    else:
+        looked = ", ".join(str(r) for r in roots)
+        wanted = " or ".join(", ".join(rel for rel in relpaths) for relpaths in layouts)
+        what = f"files not found (looked in {looked} for {wanted})"
+    return f"{dataset}: {what}{note}; {fetch_advice(dataset)}"
 
 
 def fingerprint(sources):

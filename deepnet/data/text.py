@@ -31,11 +31,13 @@ UNK = "<unk>"
 EOS = "<eos>"
 
 
-def _read_text(path):
+def _read_text(path, fetch_name=None):
+    """The file's text; DataError naming the file (and, for a corpus, the command that fetches it)."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        advice = f"; {store.fetch_advice(fetch_name)}" if fetch_name else ""
+        raise DataError(f"{path}: file not found{advice}") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); re-download it") from None
     except OSError as e:
@@ -78,9 +80,18 @@ class Corpus:
     def find_root(self):
         return store.find(self.FILES)
 
+    @property
+    def fetch_name(self):
+        """The name `deepnet data fetch` knows it by: Brown comes in NLTK's bundle of corpora, nltk_data."""
+        return self.NAME if self.NAME != "brown" else "nltk_data"
+
     def locate(self):
-        # Brown comes in NLTK's bundle of corpora, fetched as a whole under the name nltk_data
-        return fetching.locate(self.NAME if self.NAME != "brown" else "nltk_data", self.FILES, self.DOWNLOAD)
+        """The data root holding every file of FILES; fetched first when absent (see fetching.locate)."""
+        return fetching.locate(self.fetch_name, self.FILES, self.DOWNLOAD)
+
+    def local_root(self):
+        """The data root holding every file of FILES, never fetching (for verify); DataError naming what lacks."""
+        return store.locate(self.fetch_name, self.FILES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,7 +100,7 @@ class Corpus:
 
 class _Shakespeare(Corpus):
     def text(self):
-        return _read_text(self.locate() / "tinyshakespeare/input.txt")
+        return _read_text(self.locate() / "tinyshakespeare/input.txt", self.fetch_name)
 
     def load(self, seed=0, train_fraction=0.9):
         """Character Splits: first 90% train, last 10% validation (nanoGPT's split), empty test.
@@ -105,8 +116,8 @@ class _Shakespeare(Corpus):
                       notes="first 90% train / last 10% validation (nanoGPT shakespeare_char); no test part")
 
     def verify(self, root=None):
-        root = Path(root) if root else self.locate()
-        text = _read_text(root / "tinyshakespeare/input.txt")
+        root = Path(root) if root else self.local_root()
+        text = _read_text(root / "tinyshakespeare/input.txt", self.fetch_name)
         if len(text) != 1115394 or len(set(text)) != 65:
             raise DataError(f"{root}/tinyshakespeare/input.txt: {len(text)} characters, {len(set(text))} distinct; "
                             "expected 1,115,394 and 65: re-download it")
@@ -183,7 +194,7 @@ class _Brown(Corpus):
                             f"lowercase={lowercase})")
 
     def verify(self, root=None):
-        root = Path(root) if root else self.locate()
+        root = Path(root) if root else self.local_root()
         tokens = read_brown_zip(root / "nltk_data/corpora/brown.zip")
         if len(tokens) != 1161192:
             raise DataError(f"brown.zip holds {len(tokens):,} tokens, expected 1,161,192: re-download it")
@@ -238,10 +249,10 @@ brown = _Brown(
 # PTB format
 
 
-def read_ptb(path):
+def read_ptb(path, fetch_name=None):
     """Word tokens of a PTB-format file: whitespace-separated words, <eos> closing every line."""
     tokens = []
-    for line in _read_text(path).splitlines():
+    for line in _read_text(path, fetch_name).splitlines():
         words = line.split()
         if words:
             tokens.extend(words)
@@ -253,17 +264,19 @@ class _PTB(Corpus):
     def load(self, seed=0):
         """Word Splits of Mikolov's PTB files; the vocabulary is the training file's (10,000 words with <unk>)."""
         root = self.locate()
-        train, val, test = (read_ptb(root / f"ptb/ptb.{p}.txt") for p in ("train", "valid", "test"))
+        train, val, test = (read_ptb(root / f"ptb/ptb.{p}.txt", self.NAME) for p in ("train", "valid", "test"))
         vocab = build_vocab(train, specials=(EOS, UNK))
         return Splits(name=self.NAME, train=_part(encode(train, vocab)), val=_part(encode(val, vocab)),
                       test=_part(encode(test, vocab)), classes=vocab, input_shape=(), licence=self.LICENCE,
                       notes="Mikolov's train/valid/test files")
 
     def verify(self, root=None):
-        root = Path(root) if root else store.locate(self.NAME, ("ptb/ptb.valid.txt", "ptb/ptb.test.txt"))
-        out = []
+        # every file load() reads must be there: a copy without ptb.train.txt is not usable
+        root = Path(root) if root else self.local_root()
+        train = read_ptb(root / "ptb/ptb.train.txt", self.NAME)  # read, not counted: we hold no copy to count
+        out = [f"ptb/ptb.train.txt: {len(train):,} tokens with <eos>"]
         for p, n in (("valid", 73760), ("test", 82430)):
-            got = len(read_ptb(root / f"ptb/ptb.{p}.txt"))
+            got = len(read_ptb(root / f"ptb/ptb.{p}.txt", self.NAME))
             if got != n:
                 raise DataError(f"{root}/ptb/ptb.{p}.txt: {got:,} tokens with <eos>, expected {n:,}: re-download it")
             out.append(f"ptb/ptb.{p}.txt: {got:,} tokens with <eos>")

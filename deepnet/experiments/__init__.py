@@ -2,9 +2,10 @@
 
 An experiment module defines
     NAME, CLAIM, SECTION          what is tested and where the review says it
+    HEADLINE                      (the claim in a few words, the metric that shows it): its README row
     DATA                          datasets it needs (names of deepnet.data.DATASETS)
     PAPER                         {name: {"value", "source"}}: the published numbers it is compared with
-    Config, PROFILES              a commented dataclass and its smoke/quick/full instances
+    Config, PROFILES              a commented dataclass and its smoke/quick/full (and full-cpu) instances
     targets(profile, cfg)         {metric: {"op", "value" | "metric"}}: what counts as reproducing the claim
     run(cfg, out_dir, profile)    trains/measures, writes figures into out_dir, returns
                                   {"metrics", "series", "seeds", "artifacts"}
@@ -20,12 +21,13 @@ import time
 from pathlib import Path
 
 from deepnet import data as datasets
+from deepnet.data import store
 from deepnet.core.checkpoint import atomic_write
-from deepnet.core.runtime import environment
+from deepnet.core.runtime import environment, make_folder
 from deepnet.errors import ConfigError
 from deepnet.core.results import check_targets, validate_result
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "full-cpu", "full")  # full-cpu: only where the paper's scale needs a GPU
 
 
 class Skipped(Exception):
@@ -48,13 +50,15 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     succeeds, so a failed or interrupted run never leaves a half-written result behind.
     `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
     """
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile '{profile}'; use one of {', '.join(PROFILES)}")
+    if profile not in exp.PROFILES:
+        others = ", ".join(f"--{p}" for p in exp.PROFILES)
+        raise ConfigError(f"{exp.NAME} has no {profile} profile (it has {others})")
     absent = missing_data(exp)
     if absent:
         hints = "; ".join(f"{n}: {datasets.get(n).DESCRIPTION}" for n in absent)
-        raise Skipped(f"{exp.NAME} needs data not found here ({hints}); set DEEPNET_DATA to a folder holding "
-                      f"{', '.join(absent)} (see 'deepnet data list')")
+        fetch = list(dict.fromkeys(datasets.fetch_name(n) for n in absent))
+        raise Skipped(f"{exp.NAME} needs data not found here ({hints}); "
+                      f"{store.fetch_advice(*fetch)} (see 'deepnet data list')")
     cfg = exp.PROFILES[profile]
     changes = dict(overrides or {})
     if seed is not None:
@@ -71,7 +75,8 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     final = out_root / exp.NAME
     scratch = out_root / f".{exp.NAME}.partial"
     shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    make_folder(out_root)
+    scratch.mkdir()
     t0 = time.perf_counter()
     try:
         out = exp.run(cfg, scratch, profile)

@@ -105,8 +105,17 @@ def train_units(specs, cache, workers=1):
         from multiprocessing import get_context
 
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start) as pool:
-            return list(pool.map(_run_cached, jobs))
-    return [_run_cached(j) for j in jobs]
+            return [_said(i, len(jobs), s, r) for i, (s, r) in enumerate(zip(specs, pool.map(_run_cached, jobs)), 1)]
+    return [_said(i, len(jobs), s, _run_cached(j)) for i, (s, j) in enumerate(zip(specs, jobs), 1)]
+
+
+def _said(i, n, spec, result):
+    """Print one line per unit done (so that a logged run can be followed); return the result."""
+    tasks = "all tasks" if len(spec["tasks"]) > 1 else f"task {spec['tasks'][0]}"
+    error = f": validation error {result['val_error']:.3f}" if "val_error" in result else " done"
+    print(f"   unit {i}/{n}: {spec['size']}, {tasks}, seed {spec['seed']}{error}"
+          f"{' (cached)' if result.get('reused') else ''}", flush=True)
+    return result
 
 
 def pick(results):

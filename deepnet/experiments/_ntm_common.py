@@ -25,11 +25,10 @@ def train_models(models, tc, seeds, out_dir, log=print):
         def train(lr, seed):
             run_dir = scratch / f"{mcfg.kind}_lr{lr:g}_seed{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)
-            log(f"-- {mcfg.kind}, lr {lr:g}, seed {seed}")
-            _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed), run_dir, log=log)
+            _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed), run_dir)  # validations shown
             return summary["best"]["val_cost_bits"], {**summary, "lr": lr}
 
-        sweep = rate_then_seeds(train, lrs, seeds, log=log)
+        sweep = rate_then_seeds(train, lrs, seeds, log=log, label=mcfg.kind)
         if name == "ntm":
             keep = Path(out_dir) / "model"
             shutil.rmtree(keep, ignore_errors=True)

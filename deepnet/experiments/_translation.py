@@ -8,7 +8,7 @@ def recipe(epochs, batch_size, lr, seed=0, device="auto", weight_decay=0.01, cli
     """AdamW, one-cycle rate (5% warm-up), clipping: the TrainConfig every translation experiment trains with."""
     return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adamw", lr=lr, weight_decay=weight_decay,
                        schedule="onecycle", warmup=0.05, clip_grad=clip_grad, eval_batch_size=128, device=device,
-                       seed=seed, progress=False, log_every=50)
+                       seed=seed, log_every=50)
 
 
 def train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir, resume=False):
@@ -16,6 +16,7 @@ def train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir, resume=False):
     the test part is not read here (BLEU on it is computed once, by the caller, for the final model)."""
     data = seq2seq.make_splits(bitext, src_tok, tgt_tok, cfg.max_len)
     model = seq2seq.Seq2Seq(cfg, len(src_tok), len(tgt_tok))
+    print(f"   seq2seq, attention {cfg.attention}: {tcfg.epochs} epoch(s) on {len(data.train)} pairs ...", flush=True)
     return fit(model, data, tcfg, run_dir, seq2seq.run_config_for(cfg, src_tok, tgt_tok, bitext), resume=resume,
                metrics=seq2seq.token_accuracy, test=False)
 

@@ -27,6 +27,7 @@ NAME = "attention_alignment"
 CLAIM = ("An attentive decoder learns, without being told, which source words each output word should look at: "
          "its attention weights form a soft alignment.")
 SECTION = "Recurrent neural networks (attention)"
+HEADLINE = ("Attention learns to align words without being told", "near_diagonal_fraction")
 DATA = ["multi30k"]
 PAPER = {}
 SHOWN = (0, 7, 21, 42)  # test_2016_flickr sentences drawn (fixed before any run)
@@ -37,21 +38,25 @@ class Config:
     """attention_alignment: one attentive encoder-decoder, its attention on test sentences."""
 
     model_run: str = ""  # run folder of a trained attentive seq2seq to use instead of training one
-    src_vocab: int = 4000  # English subword units
-    tgt_vocab: int = 4000  # French subword units
-    embed: int = 128  # subword embedding size
-    hidden: int = 256  # decoder state (encoder: hidden/2 per direction)
-    layers: int = 1  # LSTM layers
-    dropout: float = 0.1  # dropout
-    attn_size: int = 128  # additive attention's hidden size
-    epochs: int = 2  # passes over the training pairs
-    batch_size: int = 64  # sentence pairs per minibatch
-    lr: float = 3e-3  # AdamW peak rate (one-cycle)
-    beam: int = 5  # beam width of the translations shown
-    train_pairs: int = 0  # first N training pairs only (0: all)
-    eval_pairs: int = 0  # first N test pairs only (0: all)
-    seed: int = 0
+    src_vocab: int = 4000  # English subword units (Multi30k has 84 characters and special units); range [128, 32000]
+    tgt_vocab: int = 4000  # French subword units (Multi30k has 102 characters and special units); range [128, 32000]
+    embed: int = 128  # subword embedding size; range [1, 2048]
+    hidden: int = 256  # decoder state (encoder: hidden/2 per direction), even; range [2, 4096]
+    layers: int = 1  # LSTM layers; range [1, 8]
+    dropout: float = 0.1  # dropout; range [0, 1)
+    attn_size: int = 128  # additive attention's hidden size; range [1, 4096]
+    epochs: int = 2  # passes over the training pairs; range [1, 1000]
+    batch_size: int = 64  # sentence pairs per minibatch; range [1, 4096]
+    lr: float = 3e-3  # AdamW peak rate (one-cycle); range (0, 10]
+    beam: int = 5  # beam width of the translations shown; range [1, 100]
+    train_pairs: int = 0  # first N training pairs only (0: all); range [0, 29000]
+    eval_pairs: int = 0  # first N test pairs only (0: all); range [0, 1000]
+    seed: int = 0  # range [0, 4294967295]
     device: str = "auto"
+
+    def check(self):
+        if self.hidden % 2:
+            raise ConfigError(f"--hidden must be even (the encoder has hidden/2 per direction), got {self.hidden}")
 
 
 PROFILES = {

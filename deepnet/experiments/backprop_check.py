@@ -25,10 +25,12 @@ import numpy as np
 import torch
 
 from deepnet.core import backprop as bp
+from deepnet.core.config import check_fields
 from deepnet.core.run import read_metrics
 from deepnet.core.train import TrainConfig, batches, fit
 from deepnet.data import digits
 from deepnet.data.common import ArrayDataset, Splits
+from deepnet.errors import ConfigError
 from deepnet.systems import mlp
 
 NAME = "backprop_check"
@@ -36,6 +38,7 @@ CLAIM = ("Backpropagation is the chain rule: the hand-written backward pass of F
          "the gradient of the cost (finite differences, autograd), and SGD with it trains a net "
          "exactly as an autograd framework does.")
 SECTION = "Figure 1c/1d (Backpropagation to train multilayer architectures)"
+HEADLINE = ("Backpropagation written out equals autograd (Fig. 1c-d)", "max_rel_error")
 DATA = ["digits"]
 # The review states the equations, not a number: the claim is checked by the targets alone.
 PAPER = {}
@@ -45,20 +48,29 @@ PAPER = {}
 class Config:
     """backprop_check: hand gradients vs finite differences and autograd; NumPy vs torch training."""
 
-    depths: tuple[int, ...] = (1, 2, 3, 4)  # numbers of hidden layers checked
-    width: int = 6  # units per hidden layer of the checked nets
-    inputs: int = 5  # input units of the checked nets
-    outputs: int = 3  # output units (classes) of the checked nets
-    batch: int = 8  # examples in the checked minibatch
-    h: float = 1e-3  # finite-difference step (five-point stencil, error O(h^4))
-    kink_margin: float = 0.02  # ReLU: keep only inputs whose |z| >= this for every unit
-    curve_activations: tuple[str, ...] = ("relu", "tanh", "logistic")  # nets trained twice (NumPy, torch)
-    curve_hidden: tuple[int, ...] = (32, 32)  # hidden layers of the trained nets (on 8x8 digits)
-    curve_epochs: int = 3  # epochs of the two training runs
-    curve_batch_size: int = 32  # their minibatch size
-    curve_lr: float = 0.05  # their learning rate
-    curve_momentum: float = 0.9  # their momentum (torch.optim.SGD's rule, in both)
-    seed: int = 0  # seeds the checked nets, the minibatches, and the trained nets
+    depths: tuple[int, ...] = (1, 2, 3, 4)  # numbers of hidden layers checked; range [1, 8], 1 to 8 values
+    width: int = 6  # units per hidden layer of the checked nets; range [1, 32]
+    inputs: int = 5  # input units of the checked nets; range [1, 32]
+    outputs: int = 3  # output units (classes) of the checked nets; range [2, 32]
+    batch: int = 8  # examples in the checked minibatch; range [1, 256]
+    h: float = 1e-3  # finite-difference step (five-point stencil, error O(h^4)); range (0, 1]
+    kink_margin: float = 0.02  # ReLU: keep only inputs whose |z| >= this for every unit; range (0, 1]
+    # nets trained twice (NumPy, torch): relu, tanh or logistic; 1 to 3 values
+    curve_activations: tuple[str, ...] = ("relu", "tanh", "logistic")
+    # hidden layers of the trained nets (on 8x8 digits); range [1, 1024], 1 to 8 values
+    curve_hidden: tuple[int, ...] = (32, 32)
+    curve_epochs: int = 3  # epochs of the two training runs; range [1, 1000]
+    curve_batch_size: int = 32  # their minibatch size; range [1, 65536]
+    curve_lr: float = 0.05  # their learning rate; range (0, 100]
+    curve_momentum: float = 0.9  # their momentum (torch.optim.SGD's rule, in both); range [0, 1)
+    seed: int = 0  # seeds the checked nets, the minibatches, and the trained nets; range [0, 2147483647]
+
+    def check(self):
+        check_fields(self)
+        unknown = [a for a in self.curve_activations if a not in bp.ACTIVATIONS]
+        if unknown or len(set(self.curve_activations)) < len(self.curve_activations):
+            raise ConfigError(f"--curve-activations takes distinct values among {', '.join(bp.ACTIVATIONS)}, "
+                              f"got {' '.join(self.curve_activations)}")
 
 
 PROFILES = {
@@ -106,8 +118,8 @@ def checked_case(activation, cost, depth, cfg, rng):
         _, grads = bp.loss_and_grads(params, x, t, activation, cost)
         if all(np.any(g != 0) for pair in grads for g in pair):
             return params, x, t
-    raise RuntimeError(f"{activation}/{cost}/depth {depth}: no draw with {cfg.batch} inputs at |z| >= "
-                       f"{cfg.kink_margin} and a gradient in every tensor: lower --kink-margin")
+    raise ConfigError(f"{activation}/{cost}/depth {depth}: no draw with {cfg.batch} inputs at |z| >= "
+                      f"{cfg.kink_margin} and a gradient in every tensor: lower --kink-margin or raise --width")
 
 
 def check_gradients(cfg):
@@ -120,7 +132,10 @@ def check_gradients(cfg):
                 params, x, t = checked_case(activation, cost, depth, cfg, rng)
                 _, g_hand = bp.loss_and_grads(params, x, t, activation, cost)
                 _, g_auto = bp.autograd_gradients(params, x, t, activation, cost)
-                g_fd = bp.numerical_gradients(params, x, t, activation, cost, h=cfg.h)
+                try:
+                    g_fd = bp.numerical_gradients(params, x, t, activation, cost, h=cfg.h)
+                except ValueError as e:  # a ReLU unit crossed its kink: the finite differences would be wrong
+                    raise ConfigError(f"{activation}/{cost}/depth {depth}: {e} (raise --kink-margin or lower --h)")
                 records.append({"activation": activation, "cost": cost, "depth": depth,
                                 "fd": max(bp.relative_errors(g_hand, g_fd)),
                                 "autograd": max(bp.relative_errors(g_hand, g_auto)),

@@ -18,19 +18,23 @@ from dataclasses import asdict, dataclass
 from deepnet.core.runtime import seed_everything
 from deepnet.core.train import TrainConfig
 from deepnet.data import text
+from deepnet.errors import ConfigError
 from deepnet.systems import load_run, rnn_lm
 
 NAME = "char_lm_shakespeare"
 CLAIM = ("A recurrent network with LSTM units, trained by backpropagation through time, is very good at "
          "predicting the next character of a text.")
 SECTION = "Recurrent neural networks (Figure 5; LSTM)"
+HEADLINE = ("An LSTM language model writes Shakespeare", "val_loss")
 DATA = ["tinyshakespeare"]
 PAPER = {
     # nanoGPT README, "quick start": train_shakespeare_char (6 layers, 6 heads, 384 wide, 256 context),
     # "about 3 minutes on one A100 GPU, the best validation loss is 1.4697".
-    "val_loss_nanogpt_transformer": {"value": 1.4697, "source": "Karpathy, nanoGPT README (shakespeare_char, "
+    "val_loss_nanogpt_transformer": {"value": 1.4697, "source": "Karpathy, karpathy/nanoGPT README.md, section "
+                                                                "'quick start' (config/train_shakespeare_char.py: "
                                                                 "6-layer transformer, ~3 min on an A100)"},
 }
+MAX_STEPS = 200_000  # the most training steps a run takes (--max-steps's upper end, and the epochs' when it is 0)
 
 
 @dataclass
@@ -38,25 +42,30 @@ class Config:
     """char_lm_shakespeare: one LSTM LM, trained once, validated on the last 10%."""
 
     cell: str = "lstm"  # recurrent unit (lstm, gru, rnn)
-    embed: int = 64  # character embedding size
-    hidden: int = 512  # LSTM state size
-    layers: int = 1  # stacked layers
-    dropout: float = 0.2  # dropout (embeddings, between layers, before the softmax)
-    bptt: int = 64  # truncated BPTT window
-    batch_size: int = 64  # parallel streams
-    lr: float = 4e-3  # AdamW peak rate (cosine decay after a short warm-up)
-    weight_decay: float = 0.0  # AdamW decoupled decay
-    clip_grad: float = 1.0  # global gradient-norm clip
-    epochs: int = 50  # passes over the training text (max_steps usually stops first)
-    max_steps: int = 1600  # training steps (about 4.5 minutes with bf16 on 2 idle cores: 148 ms a step)
-    eval_every: int = 400  # validation on eval_tokens every N steps as well as at epoch ends (0: epoch ends only)
-    eval_tokens: int = 0  # mid-training checks on this many validation characters (0: all; partial checks
-    #                       never choose the checkpoint)
-    reset_prob: float = 0.02  # chance per stream and window of a zero state, so sampling from scratch works
+    embed: int = 64  # character embedding size; range [1, 4096]
+    hidden: int = 512  # LSTM state size; range [1, 4096]
+    layers: int = 1  # stacked layers; range [1, 8]
+    dropout: float = 0.2  # dropout (embeddings, between layers, before the softmax); range [0, 1)
+    bptt: int = 64  # truncated BPTT window; range [1, 4096]
+    batch_size: int = 64  # parallel streams; range [1, 4096]
+    lr: float = 4e-3  # AdamW peak rate (cosine decay after a short warm-up); range (0, 10]
+    weight_decay: float = 0.0  # AdamW decoupled decay; range [0, 10]
+    clip_grad: float = 1.0  # global gradient-norm clip (0: none); range [0, inf)
+    epochs: int = 50  # passes over the training text (max_steps usually stops first); range [1, 10000]
+    # training steps (0: the epochs decide; about 4.5 minutes with bf16 on 2 idle cores: 148 ms a step);
+    # range [0, 200000]
+    max_steps: int = 1600
+    # validation on eval_tokens every N steps as well as at epoch ends (0: epoch ends only); range [0, 200000]
+    eval_every: int = 400
+    # mid-training checks on this many validation characters (0: all; partial checks never choose the
+    # checkpoint); range [0, 1e9]
+    eval_tokens: int = 0
+    # chance per stream and window of a zero state, so sampling from scratch works; range [0, 1]
+    reset_prob: float = 0.02
     cpu_bf16: bool = True  # bf16 autocast on a CPU (2.3x faster here; the loss is computed in fp32)
-    sample_chars: int = 600  # characters sampled for the report
-    temperature: float = 0.8  # sampling temperature
-    seed: int = 0  # initialisation and sampling seed
+    sample_chars: int = 600  # characters sampled for the report; range [0, 100000]
+    temperature: float = 0.8  # sampling temperature; range (0, 100]
+    seed: int = 0  # initialisation and sampling seed; range [0, 4294967295]
     device: str = "auto"  # auto, cpu, cuda
 
 
@@ -85,13 +94,19 @@ def targets(profile, cfg):
 def run(cfg, out_dir, profile):
     seed_everything(cfg.seed)
     data = text.tinyshakespeare.load()
+    if not cfg.max_steps:  # the epochs decide: as many steps as --max-steps may ask for, at most
+        steps = cfg.epochs * math.ceil(len(data.train.x) // cfg.batch_size / cfg.bptt)
+        if steps > MAX_STEPS:
+            raise ConfigError(f"--epochs {cfg.epochs} of {cfg.batch_size} streams x {cfg.bptt} characters are "
+                              f"{steps:,} steps, more than {MAX_STEPS:,}: set --max-steps, or raise --batch-size "
+                              "or --bptt")
     mcfg = rnn_lm.Config(level="char", cell=cfg.cell, embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
                          dropout=cfg.dropout, bptt=cfg.bptt, max_steps=cfg.max_steps, eval_every=cfg.eval_every,
                          eval_tokens=cfg.eval_tokens, cpu_bf16=cfg.cpu_bf16,
                          reset_prob=cfg.reset_prob)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                        weight_decay=cfg.weight_decay, schedule="cosine", warmup=0.02, clip_grad=cfg.clip_grad,
-                       device=cfg.device, seed=cfg.seed, progress=False, log_every=10)
+                       device=cfg.device, seed=cfg.seed, log_every=10)
     run_config = {"system": "rnn_lm", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
     model = rnn_lm.RNNLM(len(data.classes), mcfg)
     r = rnn_lm.fit(model, data, tcfg, out_dir / "model", run_config, test=False)  # no test part: see above
@@ -127,7 +142,8 @@ def _plot(series, sample, val, path):
         if series[key]:
             xs, ys = zip(*series[key])
             a.plot(xs, ys, marker="o", ms=3, label=label)
-    a.axhline(1.4697, color="k", ls="--", lw=1, label="nanoGPT transformer 1.47")
+    nanogpt = PAPER["val_loss_nanogpt_transformer"]["value"]
+    a.axhline(nanogpt, color="k", ls="--", lw=1, label=f"nanoGPT transformer {nanogpt:.2f}")
     a.set(xlabel="step", ylabel="nats per character", title=f"best validation {val:.3f} nats/char")
     a.legend()
     b.axis("off")

@@ -30,6 +30,7 @@ NAME = "convnet_vs_mlp_invariance"
 CLAIM = ("Local connections with shared weights and pooling make a ConvNet's recognition of a digit tolerant to "
          "shifts of the input, where a fully connected net and a linear classifier on pixels are not.")
 SECTION = "Supervised learning (selectivity-invariance dilemma); Convolutional neural networks"
+HEADLINE = ("Shared weights and pooling give invariance to shifts", "convnet_accuracy_shift_3")
 DATA = ["mnist"]
 PAPER = {}  # the review states the argument without a number
 
@@ -41,17 +42,19 @@ MODELS = ("convnet", "mlp", "linear")
 class Config:
     """convnet_vs_mlp_invariance: ConvNet vs MLP vs linear classifier on shifted MNIST test digits."""
 
-    channels: tuple[int, ...] = (32, 64)  # ConvNet feature maps per stage
-    conv_fc: tuple[int, ...] = (128,)  # ConvNet fully connected hidden layers
-    hidden: tuple[int, ...] = (512, 512)  # MLP hidden layers
-    epochs: int = 3  # passes over the training images, the same for all three
-    batch_size: int = 128  # minibatch size, the same for all three
-    lrs: tuple[float, ...] = (0.03, 0.1)  # peak learning rates tried for each model (picked on validation)
-    max_shift: int = 6  # largest test shift (pixels)
-    n_train: int = 0  # use only the first n training images (0: all 55,000)
-    n_test: int = 0  # test on only the first n test images (0: all 10,000)
-    seeds: int = 2  # seeds per model
-    seed: int = 0  # first seed
+    channels: tuple[int, ...] = (32, 64)  # ConvNet feature maps per stage; range [1, 1024], 1 to 4 values
+    conv_fc: tuple[int, ...] = (128,)  # ConvNet fully connected hidden layers; range [1, 8192], 0 to 8 values
+    hidden: tuple[int, ...] = (512, 512)  # MLP hidden layers; range [1, 8192], 1 to 8 values
+    epochs: int = 3  # passes over the training images, the same for all three; range [1, 10000]
+    batch_size: int = 128  # minibatch size, the same for all three; range [1, 65536]
+    # peak learning rates tried for each model (picked on validation); range (0, 100], 1 to 32 values
+    lrs: tuple[float, ...] = (0.03, 0.1)
+    max_shift: int = 6  # largest test shift (pixels; the targets compare at 3); range [3, 28]
+    n_train: int = 0  # use only the first n training images (0: all 55,000); range [0, 55000]
+    # test on only the first n test images (and as many validation images; 0: all 10,000); range [0, 10000]
+    n_test: int = 0
+    seeds: int = 2  # seeds per model; range [1, 100]
+    seed: int = 0  # first seed; range [0, 2147483647]
     device: str = "auto"  # auto, cpu, cuda
 
 
@@ -129,7 +132,7 @@ def run(cfg, out_dir, profile):
             model, r = _train(kind, cfg, data, lr, seed, scratch / f"{kind}_lr{lr}_seed{seed}")
             return r["best"]["val_accuracy"], (model, r)
 
-        sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True)
+        sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True, label=kind)
         lr, runs = sweep.lr, sweep.runs
         chosen[kind] = lr
         # 2. the weights chosen on validation, tested on shifted copies of the test digits

@@ -29,11 +29,16 @@ NAME = "dropout_augmentation"
 CLAIM = ("Dropout and deformations of the training examples each reduce a ConvNet's test error, and together "
          "reduce it most.")
 SECTION = "Image understanding with deep convolutional networks (dropout, deformed training examples)"
+HEADLINE = ("Dropout and deformations each lower test error", "both_test_error")
 DATA = ["mnist", "cifar10"]
+# Srivastava et al. 2014, JMLR 15, Table 4 and section 6.1.3, as transcribed in paper notes in a public
+# repository: CIFAR-10 test error 14.98% (max-pooling net of Snoek et al. 2012) -> 14.32% (dropout in
+# the fully connected layers) -> 12.61% (dropout in all layers). The 15.60% row (their hand-tuned
+# max-pooling net, no dropout) quoted here before was not seen in that copy.
 PAPER = {
-    "dropout_cifar10_test_error": {"value": 0.1261, "source": "Srivastava et al. 2014 (JMLR), Table 4: conv net + max "
-                                   "pooling + dropout in all layers, CIFAR-10 without augmentation (15.60% without "
-                                   "dropout)"},
+    "dropout_cifar10_test_error": {"value": 0.1261, "source": "Srivastava et al. 2014 (JMLR 15), Table 4 (section "
+                                   "6.1.3): conv net + max pooling + dropout in all layers, CIFAR-10 without data "
+                                   "augmentation (14.32% with dropout in the fully connected layers only)"},
 }
 
 NORM = {"mnist": ((0.1307,), (0.3081,)), "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
@@ -45,16 +50,16 @@ class Config:
     """dropout_augmentation: (dropout on/off) x (augmentation on/off), same net, budget and seeds."""
 
     dataset: Literal["mnist", "cifar10"] = "mnist"  # digits (shifts) or natural images (crops + flips)
-    channels: tuple[int, ...] = (32, 64)  # feature maps per stage
-    convs_per_stage: int = 1  # 3x3 convolutions per stage
-    fc: tuple[int, ...] = (256,)  # fully connected hidden layers
-    dropout: float = 0.5  # dropout probability when dropout is on
-    epochs: int = 8  # passes over the training subset, every condition
-    batch_size: int = 128  # minibatch size
-    lr: float = 0.05  # peak learning rate (one cycle), every condition
-    n_train: int = 3000  # training images (0: all): few, so that the net can overfit
-    seeds: int = 2  # seeds per condition
-    seed: int = 0  # first seed
+    channels: tuple[int, ...] = (32, 64)  # feature maps per stage; range [1, 1024], 1 to 4 values
+    convs_per_stage: int = 1  # 3x3 convolutions per stage; range [1, 8]
+    fc: tuple[int, ...] = (256,)  # fully connected hidden layers; range [1, 8192], 0 to 8 values
+    dropout: float = 0.5  # dropout probability when dropout is on; range [0, 1)
+    epochs: int = 8  # passes over the training subset, every condition; range [1, 10000]
+    batch_size: int = 128  # minibatch size; range [1, 65536]
+    lr: float = 0.05  # peak learning rate (one cycle), every condition; range (0, 100]
+    n_train: int = 3000  # training images (0: all): few, so that the net can overfit; range [0, 55000]
+    seeds: int = 2  # seeds per condition; range [1, 100]
+    seed: int = 0  # first seed; range [0, 2147483647]
     device: str = "auto"  # auto, cpu, cuda
 
 
@@ -89,11 +94,12 @@ def run(cfg, out_dir, profile):
                               dropout=cfg.dropout if use_dropout else 0.0, batchnorm=True, mean=mean, std=std)
         errs, curves = [], []
         for seed in seeds:
+            print(f"   {name}, seed {seed}: {cfg.epochs} epochs ...", flush=True)
             seed_everything(seed)
             model = convnet.make(mcfg, data.input_shape, 10).to(memory_format=torch.channels_last)
             tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=5e-4, schedule="onecycle", warmup=0.15, monitor="accuracy",
-                               device=cfg.device, seed=seed, progress=False, eval_batch_size=1000)
+                               device=cfg.device, seed=seed, eval_batch_size=1000)
             run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
             r = fit(model, data, tcfg, out_dir / "scratch" / f"{name}_{seed}", run_config,
                     augment=deform if use_aug else None)

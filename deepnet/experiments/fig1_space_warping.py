@@ -24,32 +24,44 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepnet.core import backprop as bp
+from deepnet.core.config import check_fields
+from deepnet.errors import ConfigError
 
 NAME = "fig1_space_warping"
 CLAIM = ("A multilayer network can distort the input space to make the classes of data linearly "
          "separable: after the hidden layer, a line separates what no line separated in the input.")
 SECTION = "Figure 1a (Backpropagation to train multilayer architectures)"
+HEADLINE = ("A hidden layer makes the classes linearly separable (Fig. 1a)", "hidden_linear_accuracy")
 DATA = []  # generated here
 # Figure 1a is an illustration (after C. Olah): the review gives no number for it.
 PAPER = {}
+MAX_LINE_SEARCH = 20_000_000  # n_train x angles: best_line holds about ten (n_train, angles) arrays of float64
 
 
 @dataclass
 class Config:
     """fig1_space_warping: two interleaved curves, a 2-2-2 tanh net, lines before and after the hidden layer."""
 
-    n_train: int = 1000  # training points (half per curve on average)
-    n_val: int = 500  # validation points: choose among restarts
-    n_test: int = 1000  # held-out points: measure both linear accuracies once
-    amplitude: float = 0.5  # a in y = a sin(pi x) +- gap
-    gap: float = 0.15  # vertical distance of each curve from the middle line
-    epochs: int = 300  # passes over the training points
-    batch_size: int = 50  # minibatch size
-    lr: float = 0.1  # peak SGD learning rate, decayed to 0 along a cosine
-    momentum: float = 0.9  # SGD momentum
-    restarts: int = 8  # random initialisations tried; the best on validation is kept
-    angles: int = 3600  # directions tried by the best-line search (a 0.05 degree grid)
-    seed: int = 0  # seeds the initialisations (restart r uses seed + r) and the minibatch order
+    n_train: int = 1000  # training points (half per curve on average); range [1, 100000]
+    n_val: int = 500  # validation points: choose among restarts; range [1, 1000000]
+    n_test: int = 1000  # held-out points: measure both linear accuracies once; range [1, 1000000]
+    amplitude: float = 0.5  # a in y = a sin(pi x) +- gap; range [0, 10]
+    gap: float = 0.15  # vertical distance of each curve from the middle line; range (0, 10]
+    epochs: int = 300  # passes over the training points; range [1, 10000]
+    batch_size: int = 50  # minibatch size; range [1, 100000]
+    lr: float = 0.1  # peak SGD learning rate, decayed to 0 along a cosine; range (0, 100]
+    momentum: float = 0.9  # SGD momentum; range [0, 1)
+    restarts: int = 8  # random initialisations tried; the best on validation is kept; range [1, 1000]
+    # directions tried by the best-line search (a 0.05 degree grid); at most 2e7 / --n-train; range [1, 36000]
+    angles: int = 3600
+    # seeds the initialisations (restart r uses seed + r) and the minibatch order; range [0, 2147483647]
+    seed: int = 0
+
+    def check(self):
+        check_fields(self)
+        if self.n_train * self.angles > MAX_LINE_SEARCH:
+            raise ConfigError(f"--n-train {self.n_train} x --angles {self.angles} is over {MAX_LINE_SEARCH:,}: "
+                              "the best-line search holds arrays of that many numbers; lower one of them")
 
 
 PROFILES = {

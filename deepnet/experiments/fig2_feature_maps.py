@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from deepnet.core.config import check_fields
 from deepnet.core.runtime import seed_everything
 from deepnet.core.run import read_metrics
 from deepnet.core.train import TrainConfig, fit
@@ -32,6 +33,7 @@ NAME = "fig2_feature_maps"
 CLAIM = ("Each layer of a ConvNet is a set of feature maps, each the output of one learned feature detected at "
          "every image position; lower layers act as oriented edge detectors and the top computes a score per class.")
 SECTION = "Figure 2; Convolutional neural networks"
+HEADLINE = ("A ConvNet's layers are feature maps (Fig. 2)", "test_accuracy")
 DATA = ["cifar10", "photos"]
 PAPER = {}  # a figure: the review gives no number for it
 
@@ -45,15 +47,22 @@ class Config:
 
     photo: str = "chelsea"  # which photo (astronaut, camera, chelsea, coffee, rocket, ..., or a file path)
     run: str = ""  # reuse a trained CIFAR-10 ConvNet run folder instead of training one
-    channels: tuple[int, ...] = (24, 48, 96)  # feature maps per stage
-    fc: tuple[int, ...] = (128,)  # fully connected hidden layers
-    first_kernel: int = 5  # first-layer kernel size (5x5 filters are easier to look at than 3x3)
-    epochs: int = 2  # passes over the 45,000 training images
-    n_train: int = 0  # use only the first n training images (0: all)
-    batch_size: int = 128  # minibatch size
-    lr: float = 0.05  # peak learning rate (one cycle, Nesterov momentum)
-    maps_per_layer: int = 8  # feature maps drawn per layer
-    seed: int = 0  # seed of the net's training
+    channels: tuple[int, ...] = (24, 48, 96)  # feature maps per stage; range [1, 1024], 1 to 5 values
+    fc: tuple[int, ...] = (128,)  # fully connected hidden layers; range [1, 8192], 0 to 8 values
+    # first-layer kernel size, odd (5x5 filters are easier to look at than 3x3); range [1, 31]
+    first_kernel: int = 5
+    epochs: int = 2  # passes over the 45,000 training images; range [1, 10000]
+    n_train: int = 0  # use only the first n training images (0: all); range [0, 45000]
+    batch_size: int = 128  # minibatch size; range [1, 65536]
+    lr: float = 0.05  # peak learning rate (one cycle, Nesterov momentum); range (0, 100]
+    maps_per_layer: int = 8  # feature maps drawn per layer; range [1, 64]
+    seed: int = 0  # seed of the net's training; range [0, 2147483647]
+
+    def check(self):
+        check_fields(self)
+        if self.first_kernel % 2 == 0:
+            raise ConfigError(f"--first-kernel takes an odd size (padding k // 2 keeps the map size), got "
+                              f"{self.first_kernel}")
     device: str = "auto"  # auto, cpu, cuda
 
 
@@ -81,8 +90,9 @@ def _train(cfg, out_dir):
     model = convnet.make(mcfg, data.input_shape, len(data.classes)).to(memory_format=torch.channels_last)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, nesterov=True, weight_decay=5e-4,
                        schedule="onecycle", warmup=0.15, monitor="accuracy", device=cfg.device, seed=cfg.seed,
-                       progress=False, eval_batch_size=1000)
+                       eval_batch_size=1000)
     run_config = {"system": "convnet", "model": asdict(mcfg), "data": {**data.info(), "seed": 0}}
+    print(f"   training the convnet whose maps are shown: {cfg.epochs} epochs ...", flush=True)
     r = fit(model, data, tcfg, out_dir / "model", run_config, augment=augment.natural_augment(4, True))
     return r["test"]["accuracy"], r["device"]
 
@@ -151,8 +161,9 @@ def _plot_maps(rgb, x, layers, scores, classes, cfg, path, photo_path):
     maps = [(n, t) for n, t in layers if t.ndim == 3]  # (C, H, W) layers
     vecs = [(n, t) for n, t in layers[:-1] if t.ndim == 1]  # fully connected layers (units,)
     rows = 1 + len(maps) + len(vecs) + 1  # input, map layers, fc layers, scores
-    fig = plt.figure(figsize=(1.25 * (k + 2), 1.15 * rows + 0.6))
-    grid = fig.add_gridspec(rows, k + 2, width_ratios=[3] + [1] * (k + 1))
+    cols = max(k + 1, 3)  # picture columns: k maps (and the photo's 3 colour planes), after the label column
+    fig = plt.figure(figsize=(1.25 * (cols + 1), 1.15 * rows + 0.6))
+    grid = fig.add_gridspec(rows, cols + 1, width_ratios=[3] + [1] * cols)
 
     def row_axes(r):  # row 0 is drawn at the bottom
         return rows - 1 - r

@@ -30,6 +30,7 @@ NAME = "fig4_phrase_vectors"
 CLAIM = ("The vector an encoder-decoder's encoder computes for a sentence places sentences of similar meaning "
          "near each other (Figure 4, right).")
 SECTION = "Distributed representations and language processing (Figure 4, right)"
+HEADLINE = ("Sentence vectors group similar meanings (Fig. 4, right)", "same_image_recall_at_5")
 DATA = ["multi30k"]
 PAPER = {}
 MAPPED = 12  # images whose descriptions are drawn in the t-SNE map (the first ones of test_2016)
@@ -40,19 +41,25 @@ class Config:
     """fig4_phrase_vectors: thought vectors of a plain encoder-decoder vs bag-of-words, same-image recall."""
 
     model_run: str = ""  # run folder of a trained seq2seq to use instead of training one
-    src_vocab: int = 4000  # English subword units
-    tgt_vocab: int = 4000  # French subword units
-    embed: int = 128  # subword embedding size
-    hidden: int = 256  # decoder state (encoder: hidden/2 per direction)
-    layers: int = 1  # LSTM layers
-    dropout: float = 0.1  # dropout
-    epochs: int = 2  # passes over the training pairs
-    batch_size: int = 64  # sentence pairs per minibatch
-    lr: float = 3e-3  # AdamW peak rate (one-cycle)
-    train_pairs: int = 0  # first N training pairs only (0: all)
-    images: int = 0  # first N test_2016 images only (0: all 1,000)
-    seed: int = 0
+    src_vocab: int = 4000  # English subword units (Multi30k has 84 characters and special units); range [128, 32000]
+    tgt_vocab: int = 4000  # French subword units (Multi30k has 102 characters and special units); range [128, 32000]
+    embed: int = 128  # subword embedding size; range [1, 2048]
+    hidden: int = 256  # decoder state (encoder: hidden/2 per direction), even; range [2, 4096]
+    layers: int = 1  # LSTM layers; range [1, 8]
+    dropout: float = 0.1  # dropout; range [0, 1)
+    epochs: int = 2  # passes over the training pairs; range [1, 1000]
+    batch_size: int = 64  # sentence pairs per minibatch; range [1, 4096]
+    lr: float = 3e-3  # AdamW peak rate (one-cycle); range (0, 10]
+    train_pairs: int = 0  # first N training pairs only (0: all); range [0, 29000]
+    images: int = 0  # first N test_2016 images only (0: all 1,000); range [0, 1000]
+    seed: int = 0  # range [0, 4294967295]
     device: str = "auto"
+
+    def check(self):
+        if self.hidden % 2:
+            raise ConfigError(f"--hidden must be even (the encoder has hidden/2 per direction), got {self.hidden}")
+        if self.images == 1:  # 5 descriptions: 4 others, fewer than the 5 neighbours looked at
+            raise ConfigError("--images takes 0 (all) or at least 2 images, got 1")
 
 
 PROFILES = {

@@ -34,8 +34,11 @@ NAME = "fig4_word_vectors"
 CLAIM = ("A network trained to predict the next word learns word vectors in which semantically related words are "
          "close to each other.")
 SECTION = "Distributed representations and language processing (Figure 4, left)"
+HEADLINE = ("Word vectors group related words (Fig. 4, left)", "category_knn_purity")
 DATA = ["brown"]
 PAPER = {}  # the figure is qualitative; no number to compare with
+TRAIN_WORDS = 800_000  # the Brown training part (Bengio et al.'s split)
+MAX_STEPS = 200_000  # the most NPLM training steps a run may take
 
 # Written before any training run; words absent from the vocabulary are skipped (and counted).
 CATEGORIES = {
@@ -56,21 +59,33 @@ PROBES = ["monday", "january", "three", "mother", "red", "hand", "she", "said", 
 class Config:
     """fig4_word_vectors: NPLM vectors vs PPMI+SVD vs random on fixed word categories."""
 
-    context: int = 4  # NPLM: n-1 context words
-    embed: int = 60  # word vector size (NPLM m; PPMI+SVD and random vectors use the same)
-    hidden: int = 100  # NPLM tanh units
-    lr: float = 2e-3  # NPLM AdamW rate
-    batch_size: int = 512  # NPLM minibatch
-    epochs: int = 1  # NPLM passes over the training words
-    window: int = 2  # PPMI: co-occurrence window (words each side)
-    k: int = 5  # neighbours for the purity score
-    train_words: int = 0  # first N training words only (0: all 800,000)
-    min_count: int = 4  # words seen fewer times become <unk> (Bengio et al.)
+    context: int = 4  # NPLM: n-1 context words; range [1, 32]
+    # word vector size (NPLM m; PPMI+SVD and random vectors use the same; below the vocabulary size);
+    # range [1, 1024]
+    embed: int = 60
+    hidden: int = 100  # NPLM tanh units (0: none, log-bilinear); range [0, 8192]
+    lr: float = 2e-3  # NPLM AdamW rate; range (0, 10]
+    batch_size: int = 512  # NPLM minibatch; range [1, 1048576]
+    epochs: int = 1  # NPLM passes over the training words; range [1, 1000]
+    window: int = 2  # PPMI: co-occurrence window (words each side); range [1, 100]
+    k: int = 5  # neighbours for the purity score (fewer than the category words found); range [1, 50]
+    train_words: int = 0  # first N training words only (0: all 800,000); range [0, 800000]
+    min_count: int = 4  # words seen fewer times become <unk> (Bengio et al.); range [1, 1000]
     cpu_bf16: bool = True  # bf16 autocast on a CPU for the NPLM
-    embed_init: float = 0.01  # std of the initial word vectors: with torch's N(0, 1) one epoch left them
-    #                           mostly random (kNN purity 0.20 against 0.12 for random vectors)
+    # std of the initial word vectors (0: torch's N(0, 1), which one epoch left mostly random: kNN purity 0.20
+    # against 0.12 for random vectors); range [0, 10]
+    embed_init: float = 0.01
     model_run: str = ""  # run folder of an NPLM trained on Brown (e.g. nplm_brown's model/) to use instead
-    seed: int = 0
+    seed: int = 0  # range [0, 4294967295]
+
+    def check(self):
+        if 0 < self.train_words < 1000:
+            raise ConfigError(f"--train-words takes 0 (all) or at least 1000 words, got {self.train_words}")
+        words = self.train_words or TRAIN_WORDS
+        steps = self.epochs * math.ceil((words - self.context) / self.batch_size)
+        if not self.model_run and steps > MAX_STEPS:
+            raise ConfigError(f"--epochs {self.epochs} of {words:,} words in minibatches of {self.batch_size} are "
+                              f"{steps:,} NPLM steps, more than {MAX_STEPS:,}: raise --batch-size or cut --train-words")
 
 
 PROFILES = {
@@ -139,6 +154,14 @@ def run(cfg, out_dir, profile):
     train = cut(data.train)
     V, vocab = len(data.classes), data.classes
     index = {w: i for i, w in enumerate(vocab)}
+    found = [sum(w in index for w in ws) for ws in CATEGORIES.values()]
+    if sum(found) <= cfg.k or sum(n > 0 for n in found) < 2:
+        raise ConfigError(f"--min-count {cfg.min_count} leaves {sum(found)} category word(s) of "
+                          f"{sum(n > 0 for n in found)} categor(ies) in the vocabulary: too few to compare, or for "
+                          f"--k {cfg.k} neighbours (lower --min-count or --k)")
+    if not cfg.model_run and cfg.embed >= V:
+        raise ConfigError(f"--embed {cfg.embed} must be below the {V:,} words of the vocabulary (--min-count "
+                          f"{cfg.min_count}): the PPMI+SVD baseline has as many dimensions")
 
     # 1. NPLM word vectors (checkpoint chosen on validation; the test part is not needed here)
     if cfg.model_run:
@@ -151,7 +174,8 @@ def run(cfg, out_dir, profile):
         model = nplm.NPLM(V, ncfg)
         tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
                            schedule="cosine", warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed,
-                           progress=False, log_every=100)
+                           log_every=100)
+        print(f"   training the NPLM whose word vectors are mapped: {cfg.epochs} epoch(s) ...", flush=True)
         r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg,
                 out_dir / "model", {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}},
                 metrics=None, test=False)
@@ -159,6 +183,9 @@ def run(cfg, out_dir, profile):
         metrics = {"nplm_val_ppl": math.exp(r["best"]["val_loss"]), "nplm_seconds": r["seconds"]}
         artifacts = ["model/"]
     dim = neural.shape[1]  # the baselines get the NPLM's dimension
+    if dim >= V:
+        raise ConfigError(f"--model-run {cfg.model_run}: its {dim} word vector dimensions are not below the {V:,} "
+                          "words of the vocabulary, as the PPMI+SVD baseline needs")
 
     # 2. baselines of the same dimension
     ids = np.concatenate([train.x[:1].numpy(), train.y.numpy()])

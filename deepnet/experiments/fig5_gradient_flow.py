@@ -35,6 +35,7 @@ NAME = "fig5_gradient_flow"
 CLAIM = ("Backpropagated gradients of a recurrent net shrink or grow at every time step, so plain RNNs fail "
          "to learn long-term dependencies; LSTM memory cells keep the gradient and remember much longer.")
 SECTION = "Recurrent neural networks (Figure 5: an RNN unfolded in time; LSTM)"
+HEADLINE = ("Plain RNNs lose long-range gradients; LSTMs keep them (Fig. 5)", "lstm_max_T")
 DATA = []
 # The review quotes no number here; Hochreiter & Schmidhuber 1997 report LSTM bridging time lags over 1000
 # steps on their tasks, where RNNs trained by BPTT fail beyond about 10 (their section 5). Not numbers of our task.
@@ -45,25 +46,26 @@ PAPER = {}
 class Config:
     """fig5_gradient_flow: gradient norms through time, then a recall-after-T-steps task."""
 
-    grad_T: int = 100  # length of the sequence whose gradients are measured
-    grad_hidden: int = 64  # state size for the gradient measurement
-    grad_batch: int = 32  # sequences averaged over
-    Ts: tuple[int, ...] = (5, 10, 20, 40, 80, 160)  # delays of the memory task
-    symbols: int = 4  # K: symbols to remember (chance 1/K)
-    distractors: int = 4  # distinct distractor symbols
-    hidden: int = 64  # state size of both nets on the memory task
-    steps: int = 1500  # training steps per net and T (fresh sequences each step)
-    batch_size: int = 64  # sequences per step
-    lr: float = 3e-3  # Adam rate, the same for both nets
-    clip_grad: float = 1.0  # global gradient-norm clip, the same for both
-    test_size: int = 2000  # held-out test sequences per T
-    solved: float = 0.99  # accuracy counted as solving a delay
-    forget_bias: float = 3.0  # added to the LSTM forget-gate bias at initialisation, so that f_t starts near 0.95 and
-    #   the cell's gradient survives long delays (Gers et al. 2000 start the bias positive; Tallec & Ollivier 2018's
-    #   "chrono" initialisation sets it to log of the delays to bridge, log 80 = 4.4). Chosen on fresh generated
-    #   sequences at 1,500 steps: +1 solved T = 20 but not 40; +3 solved 40 and 80 (not 160); +5 not 160 either.
-    #   The RNN has no gate; an orthogonal W_hh (spectral radius 1) did not help it (T = 20 and 40 at chance)
-    seed: int = 0
+    grad_T: int = 100  # length of the sequence whose gradients are measured; range [1, 10000]
+    grad_hidden: int = 64  # state size for the gradient measurement; range [1, 4096]
+    grad_batch: int = 32  # sequences averaged over; range [1, 4096]
+    Ts: tuple[int, ...] = (5, 10, 20, 40, 80, 160)  # delays of the memory task; range [1, 10000], 1 to 32 values
+    symbols: int = 4  # K: symbols to remember (chance 1/K); range [2, 10000]
+    distractors: int = 4  # distinct distractor symbols; range [1, 10000]
+    hidden: int = 64  # state size of both nets on the memory task; range [1, 4096]
+    steps: int = 1500  # training steps per net and T (fresh sequences each step); range [1, 1000000]
+    batch_size: int = 64  # sequences per step; range [1, 65536]
+    lr: float = 3e-3  # Adam rate, the same for both nets; range (0, 10]
+    clip_grad: float = 1.0  # global gradient-norm clip, the same for both; range (0, inf)
+    test_size: int = 2000  # held-out test sequences per T; range [1, 100000]
+    solved: float = 0.99  # accuracy counted as solving a delay; range (0, 1]
+    # added to the LSTM forget-gate bias at initialisation, so that f_t starts near 0.95 and the cell's gradient
+    # survives long delays (Gers et al. 2000 start the bias positive; Tallec & Ollivier 2018's "chrono"
+    # initialisation sets it to log of the delays to bridge, log 80 = 4.4). Chosen on fresh generated sequences
+    # at 1,500 steps: +1 solved T = 20 but not 40; +3 solved 40 and 80 (not 160); +5 not 160 either. The RNN has
+    # no gate; an orthogonal W_hh (spectral radius 1) did not help it (T = 20 and 40 at chance); range [-100, 100]
+    forget_bias: float = 3.0
+    seed: int = 0  # initialisation and sequences; range [0, 4294967295]
 
 
 PROFILES = {

@@ -15,6 +15,7 @@ from typing import Literal
 
 from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
+from deepnet.errors import ConfigError
 from deepnet.experiments._ntm_common import train_models, training_summary
 from deepnet.systems import ntm
 
@@ -22,35 +23,44 @@ NAME = "ntm_associative_recall"
 CLAIM = ("An RNN with an addressable memory learns associative recall (find a query item in a list and "
          "output the item after it) and keeps doing so for lists longer than those it was trained on.")
 SECTION = "Recurrent neural networks (memory-augmented networks: Neural Turing Machines)"
+HEADLINE = ("A Neural Turing Machine learns associative recall", "ntm_cost_bits_items_12")
 DATA = []  # synthetic: generated with fixed seeds (deepnet.data.algorithmic)
-PAPER = {}  # the paper shows curves (Figures 10-11), no table of costs
+# Graves et al. 2014, checked against a full-text transcription: learning curves Figure 10, longer
+# lists Figure 11, no table of costs. Table 1 (p. 22) gives the feed-forward NTM for this task
+# "#Heads 4", controller 256 (copy: #Heads 1 = one read and one write head): 4 read + 4 write heads.
+PAPER = {}
 
 
 @dataclass
 class Config:
     """ntm_associative_recall: NTM vs LSTM, items of 3 six-bit vectors, trained on 2-6 items."""
 
-    bits: int = 6  # bits per vector (the paper: 6)
-    train_min_items: int = 2  # training list sizes (the paper: 2-6)
-    train_max_items: int = 6
-    steps: int = 20000  # parameter updates per model and rate
-    batch_size: int = 16  # sequences per update
+    bits: int = 6  # bits per vector (the paper: 6); range [1, 256]
+    train_min_items: int = 2  # training list sizes (the paper: 2-6); range [2, 200]
+    train_max_items: int = 6  # largest training list; range [2, 200]
+    steps: int = 20000  # parameter updates per model and rate; range [1, 10000000]
+    batch_size: int = 16  # sequences per update; range [1, 4096]
     optimizer: Literal["rmsprop", "adam"] = "adam"  # the paper: RMSProp, momentum 0.9
-    lrs: tuple[float, ...] = (3e-4, 1e-3)  # rates tried for both models
+    lrs: tuple[float, ...] = (3e-4, 1e-3)  # rates tried for both models; range (0, 1], 1 to 16 values
     controller: Literal["lstm", "feedforward"] = "feedforward"  # the paper's best: feed-forward
-    controller_size: int = 256  # the paper: 256
-    read_heads: int = 2  # the paper: 4 heads in all
-    write_heads: int = 2
-    memory_n: int = 128
-    memory_m: int = 20
-    lstm_size: int = 256
-    lstm_layers: int = 3
-    test_items: tuple[int, ...] = (6, 8, 10, 12)  # list sizes tested
-    test_size: int = 200
-    val_size: int = 64
-    val_every: int = 250
-    seeds: int = 1
-    seed: int = 0
+    controller_size: int = 256  # the paper: 256; range [1, 4096]
+    read_heads: int = 2  # the paper: 4 read and 4 write heads (Table 1); range [1, 64]
+    write_heads: int = 2  # range [1, 64]
+    memory_n: int = 128  # N memory locations; range [1, 16384]
+    memory_m: int = 20  # M width of a location; range [1, 1024]
+    lstm_size: int = 256  # baseline LSTM units per layer; range [1, 4096]
+    lstm_layers: int = 3  # baseline LSTM layers; range [1, 8]
+    test_items: tuple[int, ...] = (6, 8, 10, 12)  # list sizes tested; range [2, 200], 1 to 32 values
+    test_size: int = 200  # test sequences per list size; range [1, 100000]
+    val_size: int = 64  # validation sequences per list size; range [1, 100000]
+    val_every: int = 250  # steps between validations; range [1, 10000000]
+    seeds: int = 1  # seeds trained with the chosen rate; range [1, 100]
+    seed: int = 0  # first seed; range [0, 1e9]
+
+    def check(self):
+        if self.train_min_items > self.train_max_items:
+            raise ConfigError(f"--train-min-items {self.train_min_items} exceeds --train-max-items "
+                              f"{self.train_max_items}")
 
 
 PROFILES = {

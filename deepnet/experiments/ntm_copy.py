@@ -31,6 +31,7 @@ from typing import Literal
 
 from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
+from deepnet.errors import ConfigError
 from deepnet.experiments._ntm_common import plot_weightings, train_models, training_summary
 from deepnet.systems import ntm
 
@@ -39,6 +40,7 @@ CLAIM = ("A recurrent network with a tape-like memory it can read from and write
          "algorithm (copying) and applies it to sequences longer than any it was trained on, where a "
          "plain LSTM fails.")
 SECTION = "Recurrent neural networks (memory-augmented networks: Neural Turing Machines)"
+HEADLINE = ("A Neural Turing Machine learns to copy", "ntm_bits_wrong_len_20")
 DATA = []  # synthetic: generated with fixed seeds (deepnet.data.algorithmic)
 # The paper gives its copy results as figures (learning curves, Figure 3; outputs at lengths 10-120,
 # Figures 4-5) and no table of errors, so no number is quoted as a published value here.
@@ -49,28 +51,35 @@ PAPER = {}
 class Config:
     """ntm_copy: NTM vs LSTM on the copy task, same batches, steps and learning-rate grid."""
 
-    train_min_len: int = 1  # training lengths drawn in [min, max] (the paper: 1-20)
-    train_max_len: int = 20
-    bits: int = 8  # bits per vector (the paper: 8)
-    steps: int = 20000  # parameter updates per model and learning rate
-    batch_size: int = 16  # sequences per update (the paper: 1)
+    train_min_len: int = 1  # training lengths drawn in [min, max] (the paper: 1-20); range [1, 1000]
+    train_max_len: int = 20  # longest training length; range [1, 1000]
+    bits: int = 8  # bits per vector (the paper: 8); range [1, 256]
+    steps: int = 20000  # parameter updates per model and learning rate; range [1, 10000000]
+    batch_size: int = 16  # sequences per update (the paper: 1); range [1, 4096]
     optimizer: Literal["rmsprop", "adam"] = "adam"  # the paper: RMSProp, momentum 0.9
-    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)  # rates tried for both models; the best on validation is kept
-    lstm_lrs: tuple[float, ...] = ()  # the LSTM's own grid, when tuned apart (empty: lrs)
+    # rates tried for both models; the best on validation is kept; range (0, 1], 1 to 16 values
+    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    lstm_lrs: tuple[float, ...] = ()  # the LSTM's own grid, when tuned apart (empty: lrs); range (0, 1], 0 to 16 values
     controller: Literal["lstm", "feedforward"] = "lstm"  # NTM controller
-    controller_size: int = 100  # the paper: 100
-    memory_n: int = 128  # N locations (the paper: 128); must exceed the longest test length
-    memory_m: int = 20  # M width (the paper: 20)
-    lstm_size: int = 256  # baseline LSTM units per layer (the paper: 256)
-    lstm_layers: int = 3  # baseline LSTM layers (the paper: 3)
-    test_lengths: tuple[int, ...] = (10, 20, 30, 50, 80, 100, 120)  # lengths tested
-    test_size: int = 100  # test sequences per length
-    val_size: int = 64  # validation sequences per validation length
-    val_every: int = 250  # steps between validations
-    seeds: int = 1  # seeds trained with the chosen rates
-    seed: int = 0  # first seed
-    clip_norm: float = 50.0  # global gradient-norm clip after the element-wise clip to [-10, 10] (0: off)
-    curriculum: int = 0  # steps over which the longest training length grows from 2 to train_max_len (0: off)
+    controller_size: int = 100  # the paper: 100; range [1, 4096]
+    memory_n: int = 128  # N locations (the paper: 128); should exceed the longest test length; range [1, 16384]
+    memory_m: int = 20  # M width (the paper: 20); range [1, 1024]
+    lstm_size: int = 256  # baseline LSTM units per layer (the paper: 256); range [1, 4096]
+    lstm_layers: int = 3  # baseline LSTM layers (the paper: 3); range [1, 8]
+    test_lengths: tuple[int, ...] = (10, 20, 30, 50, 80, 100, 120)  # lengths tested; range [1, 1000], 1 to 32 values
+    test_size: int = 100  # test sequences per length; range [1, 100000]
+    val_size: int = 64  # validation sequences per validation length; range [1, 100000]
+    val_every: int = 250  # steps between validations; range [1, 10000000]
+    seeds: int = 1  # seeds trained with the chosen rates; range [1, 100]
+    seed: int = 0  # first seed; range [0, 1e9]
+    # global gradient-norm clip after the element-wise clip to [-10, 10] (0: off); range [0, inf)
+    clip_norm: float = 50.0
+    # steps over which the longest training length grows from 2 to train_max_len (0: off); range [0, 10000000]
+    curriculum: int = 0
+
+    def check(self):
+        if self.train_min_len > self.train_max_len:
+            raise ConfigError(f"--train-min-len {self.train_min_len} exceeds --train-max-len {self.train_max_len}")
 
 
 PROFILES = {

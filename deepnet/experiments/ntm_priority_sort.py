@@ -5,7 +5,7 @@ sorted list of symbols when the input is an unsorted sequence with a priority fo
 Wayne & Danihelka 2014, section 4.5: 20 random 8-bit vectors, each with a priority drawn
 uniformly from [-1, 1]; the target is the 16 vectors of highest priority, highest first. The
 paper's NTM (feed-forward controller, 8 heads) reaches a lower cost per sequence than the LSTM
-(their Figure 16), and its write weightings follow the priorities: each vector is written to a
+(their Figure 18), and its write weightings follow the priorities: each vector is written to a
 location that is a linear function of its priority (Figure 17), and read back in order.
 
 Both models train on the same generated batches for the same number of steps with the same
@@ -19,6 +19,7 @@ import torch
 
 from deepnet.core.results import mean_std
 from deepnet.data import algorithmic
+from deepnet.errors import ConfigError
 from deepnet.experiments._ntm_common import plot_weightings, train_models, training_summary
 from deepnet.systems import ntm
 
@@ -26,34 +27,44 @@ NAME = "ntm_priority_sort"
 CLAIM = ("An RNN augmented with a memory it can read from and write to learns to output a sorted list of "
          "vectors when the input is an unsorted sequence with a priority for each.")
 SECTION = "Recurrent neural networks (memory-augmented networks: Neural Turing Machines)"
+HEADLINE = ("A Neural Turing Machine learns to sort", "ntm_cost_bits")
 DATA = []  # synthetic: generated with fixed seeds (deepnet.data.algorithmic)
-PAPER = {}  # the paper shows learning curves (Figure 16), no table of costs
+# Graves, Wayne & Danihelka 2014 (arXiv:1410.5401), checked against a full-text transcription: the
+# learning curves are Figure 18 (Figure 16 is an example input/target, Figure 17 the write locations),
+# with no table of costs. Table 1 (p. 22, NTM with feed-forward controller) gives priority sort
+# "#Heads 8", controller 512, memory 128 x 20, rate 3e-5, 508,305 parameters (copy: #Heads 1), and
+# section 4.5 says eight parallel read and write heads were needed: 8 read + 8 write heads, not 8 in all.
+PAPER = {}
 
 
 @dataclass
 class Config:
     """ntm_priority_sort: NTM vs LSTM, 20 prioritised vectors in, the 16 highest sorted out."""
 
-    n_in: int = 20  # input vectors (the paper: 20)
-    n_out: int = 16  # vectors to output, highest priority first (the paper: 16)
-    bits: int = 8  # bits per vector (the paper: 8)
-    steps: int = 20000  # parameter updates per model and rate
-    batch_size: int = 16  # sequences per update
+    n_in: int = 20  # input vectors (the paper: 20); range [1, 1000]
+    n_out: int = 16  # vectors to output, highest priority first (the paper: 16); range [1, 1000]
+    bits: int = 8  # bits per vector (the paper: 8); range [1, 256]
+    steps: int = 20000  # parameter updates per model and rate; range [1, 10000000]
+    batch_size: int = 16  # sequences per update; range [1, 4096]
     optimizer: Literal["rmsprop", "adam"] = "adam"  # the paper: RMSProp, momentum 0.9
-    lrs: tuple[float, ...] = (3e-4, 1e-3)  # rates tried for both models
+    lrs: tuple[float, ...] = (3e-4, 1e-3)  # rates tried for both models; range (0, 1], 1 to 16 values
     controller: Literal["lstm", "feedforward"] = "feedforward"  # the paper: feed-forward
-    controller_size: int = 512  # the paper: 512
-    read_heads: int = 4  # the paper: 8 heads in all
-    write_heads: int = 4
-    memory_n: int = 128  # the paper: 128
-    memory_m: int = 20  # the paper: 20
-    lstm_size: int = 256  # baseline LSTM units per layer
-    lstm_layers: int = 3  # baseline LSTM layers
-    test_size: int = 200  # test sequences
-    val_size: int = 128  # validation sequences
-    val_every: int = 250  # steps between validations
-    seeds: int = 1  # seeds trained with the chosen rates
-    seed: int = 0  # first seed
+    controller_size: int = 512  # the paper: 512; range [1, 4096]
+    read_heads: int = 4  # the paper: 8 read and 8 write heads (Table 1, section 4.5); range [1, 64]
+    write_heads: int = 4  # range [1, 64]
+    memory_n: int = 128  # the paper: 128; range [1, 16384]
+    memory_m: int = 20  # the paper: 20; range [1, 1024]
+    lstm_size: int = 256  # baseline LSTM units per layer; range [1, 4096]
+    lstm_layers: int = 3  # baseline LSTM layers; range [1, 8]
+    test_size: int = 200  # test sequences; range [1, 100000]
+    val_size: int = 128  # validation sequences; range [1, 100000]
+    val_every: int = 250  # steps between validations; range [1, 10000000]
+    seeds: int = 1  # seeds trained with the chosen rates; range [1, 100]
+    seed: int = 0  # first seed; range [0, 1e9]
+
+    def check(self):
+        if self.n_out > self.n_in:
+            raise ConfigError(f"--n-out {self.n_out} exceeds --n-in {self.n_in}: only the inputs can be output")
 
 
 PROFILES = {

@@ -38,12 +38,14 @@ import torch
 import torch.nn.functional as F
 
 from deepnet.data import digits
+from deepnet.errors import TrainingDiverged
 
 NAME = "saddle_points"
 CLAIM = ("Poor local minima are rare: the critical points of a net's cost are mostly saddle points, "
          "and the more downward directions a critical point has, the higher its error; minima all "
          "have similar, low error.")
 SECTION = "Backpropagation to train multilayer architectures (local minima and saddle points)"
+HEADLINE = ("Critical points are mostly saddles; minima are about as good", "index_error_correlation")
 DATA = ["digits"]
 # Dauphin et al. 2014 show the relation as a figure (training error vs index on MNIST and
 # CIFAR-10), without a correlation coefficient: the claim is checked by the targets.
@@ -54,18 +56,20 @@ PAPER = {}
 class Config:
     """saddle_points: critical points of a small tanh net on 4x4 digits, their index and their error."""
 
-    hidden: int = 8  # tanh hidden units
-    pool: int = 2  # average-pool the 8x8 digits by this factor (2: 4x4 = 16 inputs)
-    weight_decay: float = 3e-3  # lambda of the (lambda/2) ||w||^2 term of E
-    trajectories: int = 4  # SGD runs (seeds) supplying starting points
-    sgd_steps: int = 10000  # steps of each SGD run
-    sgd_lr: float = 0.1  # its learning rate
-    sgd_batch: int = 32  # its minibatch size
-    starts_per_trajectory: int = 10  # starting points per run: step 0, then log-spaced from first_start to the end
-    first_start: int = 50  # the first log-spaced step (earlier points all lead to the same saddle near w = 0)
-    max_iter: int = 200  # Levenberg-Marquardt (and saddle-free Newton) iterations per start
-    rel_tol: float = 1e-6  # a point is critical when ||g|| <= rel_tol * ||g_start||
-    seed: int = 0  # first SGD seed
+    hidden: int = 8  # tanh hidden units; range [1, 32]
+    pool: int = 2  # average-pool the 8x8 digits by this factor (2: 4x4 = 16 inputs); range [1, 8]
+    weight_decay: float = 3e-3  # lambda of the (lambda/2) ||w||^2 term of E; range [0, 10]
+    trajectories: int = 4  # SGD runs (seeds) supplying starting points; range [1, 100]
+    sgd_steps: int = 10000  # steps of each SGD run; range [1, 1000000]
+    sgd_lr: float = 0.1  # its learning rate; range (0, 100]
+    sgd_batch: int = 32  # its minibatch size; range [1, 100000]
+    # starting points per run: step 0, then log-spaced from first_start to the end; range [1, 100]
+    starts_per_trajectory: int = 10
+    # the first log-spaced step (earlier points all lead to the same saddle near w = 0); range [1, 1000000]
+    first_start: int = 50
+    max_iter: int = 200  # Levenberg-Marquardt (and saddle-free Newton) iterations per start; range [1, 10000]
+    rel_tol: float = 1e-6  # a point is critical when ||g|| <= rel_tol * ||g_start||; range (0, 1)
+    seed: int = 0  # first SGD seed; range [0, 2147483647]
 
 
 PROFILES = {
@@ -215,6 +219,8 @@ def sgd_starts(net, cfg, seed):
         idx = torch.randint(0, net.N, (cfg.sgd_batch,), generator=g)
         sub = SmallNet(X[idx], Y[idx], net.H, net.K, net.lam)
         w = w - cfg.sgd_lr * sub.grad(w)  # w <- w - lr dE/dw on the minibatch
+        if not torch.isfinite(w).all():
+            raise TrainingDiverged(f"SGD (seed {seed}) diverged at step {step + 1}: lower --sgd-lr or --weight-decay")
     return starts
 
 

@@ -25,6 +25,7 @@ NAME = "sgd_digits"
 CLAIM = ("A multilayer network trained by minibatch stochastic gradient descent learns to classify "
          "handwritten digits and generalises to test examples it never saw.")
 SECTION = "Supervised learning (minibatch SGD; generalisation to a held-out test set)"
+HEADLINE = ("Minibatch SGD trains a multilayer net to read digits", "test_accuracy")
 DATA = ["digits"]
 # The review quotes no number for this small digits set; the claim is checked by the target alone.
 PAPER = {}
@@ -34,15 +35,16 @@ PAPER = {}
 class Config:
     """sgd_digits: MLP on scikit-learn digits, lr picked on validation, several seeds."""
 
-    hidden: tuple[int, ...] = (128,)  # hidden layer sizes of the MLP
+    hidden: tuple[int, ...] = (128,)  # hidden layer sizes of the MLP; range [1, 8192], 1 to 8 values
     activation: Literal["relu", "tanh", "logistic"] = "relu"  # hidden non-linearity
-    epochs: int = 30  # passes over the 1,077 training images
-    batch_size: int = 32  # minibatch size
-    lrs: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)  # learning rates tried; the best on validation is used
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 1e-4  # L2 penalty
-    seeds: int = 3  # number of seeds trained with the chosen rate
-    seed: int = 0  # first seed (seeds are seed, seed+1, ...)
+    epochs: int = 30  # passes over the 1,079 training images; range [1, 10000]
+    batch_size: int = 32  # minibatch size; range [1, 65536]
+    # learning rates tried; the best on validation is used; range (0, 100], 1 to 32 values
+    lrs: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)
+    momentum: float = 0.9  # SGD momentum; range [0, 1)
+    weight_decay: float = 1e-4  # L2 penalty; range [0, 10]
+    seeds: int = 3  # number of seeds trained with the chosen rate; range [1, 100]
+    seed: int = 0  # first seed (seeds are seed, seed+1, ...); range [0, 2147483647]
     device: str = "cpu"  # a model this small runs fastest on the CPU
 
 
@@ -81,7 +83,7 @@ def run(cfg, out_dir, profile):
         return r["best"]["val_accuracy"], r
 
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True)
+    sweep = rate_then_seeds(train, cfg.lrs, seeds, maximize=True, label="mlp")
     lr, runs = sweep.lr, sweep.runs
     val_by_lr = [p for p in sweep.grid if p[1] is not None]  # diverged rates have no score
     # 3. the test set, read once per final model, with the weights chosen on validation

@@ -11,8 +11,10 @@ set (test_2016_flickr) is decoded once per final model, with beam search.
 
 Tokenisation: SentencePiece unigram subwords learned on the training part, one model per
 language, cased; translations are detokenised by the same model and scored with sacrebleu
-against the raw references in two conventions: lowercased (`bleu_*`, what most Multi30k papers
-report, though usually on Moses-tokenised text) and sacrebleu's default, cased 13a (`bleu_*_cased`).
+against the raw references in three conventions: lowercased 13a (`bleu_*`), sacrebleu's default,
+cased 13a (`bleu_*_cased`), and the shared-task convention, punctuation-normalised, Moses-tokenised
+and lowercased (`bleu_*_tok`, as the LIUM-CVC authors report their 59.02, which the full profile's
+target asks for: our model is single too).
 BLEU by source length (English words) shows whether attention holds up on long sentences.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 from deepnet.core.runtime import seed_everything
 from deepnet.data import multi30k
+from deepnet.errors import ConfigError
 from deepnet.experiments import _translation
 from deepnet.systems import load_run, seq2seq
 
@@ -27,14 +30,17 @@ NAME = "translation_multi30k"
 CLAIM = ("An encoder-decoder of recurrent nets translates English to French, and it does better when the decoder "
          "learns to attend to one part of the source at a time.")
 SECTION = "Recurrent neural networks (encoder-decoder translation; attention)"
+HEADLINE = ("Encoder-decoder translation, better with attention", "bleu_attention_tok")
 DATA = ["multi30k"]
 PAPER = {
-    # Caglayan et al. 2017, "LIUM-CVC Submissions for WMT17 Multimodal Translation Task" (arXiv:1707.04481):
-    # their text-only attentive NMT, English->French, test_2016_flickr. The value is as we recall their table
-    # (we could not open it here to check); their BLEU is computed on lowercased, Moses-tokenised text.
-    "bleu_attention": {"value": 52.5, "source": "Caglayan et al. 2017 (LIUM-CVC, WMT17), text-only attentive "
-                                                "NMT En->Fr test2016, lowercased tokenised BLEU (recalled, "
-                                                "not re-checked here)"},
+    # The LIUM-CVC WMT17 authors' repository (github.com/lium-lst/wmt17-mmt, README.md, "Results"): their
+    # single text-only attentive run "monomodal-en-fr" (config/monomodal-en-fr.conf: BPE 10k, emb 128, GRU
+    # 256), test2016 METEOR/BLEU 74.19/59.02 (test2017: 68.87/51.93), scored with nmt-coco-metrics against
+    # punctuation-normalised, Moses-tokenised, lowercased references. It is compared with our tokenised
+    # lowercased `bleu_attention_tok`; our `bleu_attention` (sacrebleu on detokenised text) is another
+    # convention and has no published counterpart here (the earlier 52.5 was recalled and is not found).
+    "bleu_attention_tok": {"value": 59.02, "source": "lium-lst/wmt17-mmt README.md, Results table: monomodal-en-fr, "
+                                                     "Test2016 BLEU (single run; norm+tok+lowercased, BPE 10k)"},
 }
 BUCKETS = ((1, 10), (11, 15), (16, 20), (21, 999))  # source length in English words (whitespace-separated)
 
@@ -43,25 +49,29 @@ BUCKETS = ((1, 10), (11, 15), (16, 20), (21, 999))  # source length in English w
 class Config:
     """translation_multi30k: plain vs attentive encoder-decoder, same sizes and budget."""
 
-    src_vocab: int = 4000  # English subword units
-    tgt_vocab: int = 4000  # French subword units
-    embed: int = 128  # subword embedding size
-    hidden: int = 256  # decoder state (encoder: hidden/2 per direction)
-    layers: int = 1  # LSTM layers in encoder and decoder
-    dropout: float = 0.1  # dropout (embeddings, between layers, before the output layer)
-    attn_size: int = 128  # additive attention's hidden size
-    label_smoothing: float = 0.1  # label smoothing of the training targets
-    epochs: int = 2  # passes over the 29,000 training pairs, each model
-    batch_size: int = 64  # sentence pairs per minibatch
-    lr: float = 3e-3  # AdamW peak rate (one-cycle schedule)
-    weight_decay: float = 0.01  # AdamW decoupled decay
-    clip_grad: float = 1.0  # global gradient-norm clip
-    beam: int = 5  # beam width for the final translations
-    alpha: float = 1.0  # length normalisation: score / length^alpha
-    train_pairs: int = 0  # use only the first N training pairs (0: all 29,000; smoke runs use a few)
-    eval_pairs: int = 0  # use only the first N validation and test pairs (0: all)
-    seed: int = 0
+    src_vocab: int = 4000  # English subword units (Multi30k has 84 characters and special units); range [128, 32000]
+    tgt_vocab: int = 4000  # French subword units (Multi30k has 102 characters and special units); range [128, 32000]
+    embed: int = 128  # subword embedding size; range [1, 2048]
+    hidden: int = 256  # decoder state (encoder: hidden/2 per direction), even; range [2, 4096]
+    layers: int = 1  # LSTM layers in encoder and decoder; range [1, 8]
+    dropout: float = 0.1  # dropout (embeddings, between layers, before the output layer); range [0, 1)
+    attn_size: int = 128  # additive attention's hidden size; range [1, 4096]
+    label_smoothing: float = 0.1  # label smoothing of the training targets; range [0, 1)
+    epochs: int = 2  # passes over the 29,000 training pairs, each model; range [1, 1000]
+    batch_size: int = 64  # sentence pairs per minibatch; range [1, 4096]
+    lr: float = 3e-3  # AdamW peak rate (one-cycle schedule); range (0, 10]
+    weight_decay: float = 0.01  # AdamW decoupled decay; range [0, 10]
+    clip_grad: float = 1.0  # global gradient-norm clip (0: none); range [0, inf)
+    beam: int = 5  # beam width for the final translations; range [1, 100]
+    alpha: float = 1.0  # length normalisation: score / length^alpha; range [0, 10]
+    train_pairs: int = 0  # use only the first N training pairs (0: all 29,000; smoke runs use a few); range [0, 29000]
+    eval_pairs: int = 0  # use only the first N validation and test pairs (0: all); range [0, 1014]
+    seed: int = 0  # range [0, 4294967295]
     device: str = "auto"
+
+    def check(self):
+        if self.hidden % 2:
+            raise ConfigError(f"--hidden must be even (the encoder has hidden/2 per direction), got {self.hidden}")
 
 
 PROFILES = {
@@ -77,8 +87,8 @@ def targets(profile, cfg):
     if profile == "smoke":
         return {}
     t = {"bleu_gain_from_attention": {"op": ">", "value": 0.0}}  # bleu_attention - bleu_no_attention
-    if profile == "full":
-        t["bleu_attention"] = {"op": ">=", "value": 55.0}
+    if profile == "full":  # the authors' single text-only run (PAPER), on the same tokenised, lowercased text
+        t["bleu_attention_tok"] = {"op": ">=", "value": 59.0}
     return t
 
 
@@ -112,6 +122,7 @@ def run(cfg, out_dir, profile):
         metrics.update({
             f"bleu_{variant}": seq2seq.bleu(test_beam, refs_test, lowercase=True),
             f"bleu_{variant}_cased": seq2seq.bleu(test_beam, refs_test),
+            f"bleu_{variant}_tok": seq2seq.bleu_tokenised(test_beam, refs_test),
             f"val_bleu_{variant}_greedy": seq2seq.bleu(val_greedy, refs_val, lowercase=True),
             f"val_bleu_{variant}_beam": seq2seq.bleu(val_beam, refs_val, lowercase=True),
             f"val_loss_{variant}": r["best"]["val_loss"],

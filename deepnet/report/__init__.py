@@ -8,7 +8,8 @@ those files, and computes nothing of its own except whether each target is met.
     check_targets(metrics, targets)   the single place where "met" is computed
     load_results(root)            every valid result.json under a folder
     write_html(results, path)     one self-contained offline page (deepnet/report/html.py)
-    markdown_table(results)       the README's results table
+    claims_table(results, heads)  the README's results table, one row per claim
+    experiment_page(...)          everything else of one experiment, as a markdown page
     update_readme(path, table)    put that table between the README's markers
 
 How each value reads (format_number, hardware, ...) is in formatting.py, shared with html.py.
@@ -21,8 +22,8 @@ from pathlib import Path
 from deepnet.errors import ConfigError
 
 from deepnet.core.results import PROFILES, SCHEMA_VERSION, ResultError, check_targets, validate_result  # noqa: F401 (re-exported)
-from deepnet.report.formatting import (format_duration, format_met, format_number, format_seeds, format_target,
-                                       hardware, summary_rows)
+from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
+                                       format_seeds, format_target, hardware, short_source)
 from deepnet.report.html import render_page
 
 README_BEGIN = "<!-- results:begin -->"
@@ -65,42 +66,93 @@ def _report(problems, message):
 
 # -------------------------------------------------------------------------- markdown
 
-MARKDOWN_COLUMNS = (
-    "experiment", "profile", "metric", "ours", "paper", "target", "met",
-    "command", "hardware", "torch", "seeds", "wall time",
-)  # fmt: skip
-
-
 def _md(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(results):
-    """The README's results table (GitHub markdown), one row per compared metric.
+CLAIM_COLUMNS = ("claim", "experiment", "metric", "ours: quick", "ours: full", "paper", "target", "met", "wall time",
+                 "hardware")
 
-    The run's columns (command, hardware, torch, seeds, wall time) are filled on each
-    result's first row only, so the table stays readable.
+
+def claims_table(results, headlines, pages="results", papers=None):
+    """The README's results table: one row per claim (`headlines`: {experiment: (claim, metric)}).
+
+    Ours at the quick profile and at the largest one run (full, or full-cpu, named when so);
+    the paper's number with a short citation; target and met of the largest run. The
+    experiment links to its generated page (<pages>/<NAME>.md) holding everything else.
     """
-    if not results:
-        return "_No results yet: run `deepnet reproduce NAME --quick`._"
     for r in results:
         validate_result(r)
-    lines = ["| " + " | ".join(MARKDOWN_COLUMNS) + " |", "|" + "---|" * len(MARKDOWN_COLUMNS)]
-    for r in results:
-        run = [
-            f"`{r['command']}`",
-            hardware(r["env"]),
-            r["env"].get("torch") or "",
-            format_seeds(r["seeds"]),
-            format_duration(r["seconds"]),
+    lines = ["| " + " | ".join(CLAIM_COLUMNS) + " |", "|" + "---|" * len(CLAIM_COLUMNS)]
+    for row in claim_rows(results, headlines, papers):
+        ours = row["ours"]
+        big = next((p for p in ("full", "full-cpu") if p in ours), None)
+        paper = row["paper"]
+        cells = [
+            row["claim"], f"[{row['experiment']}]({pages}/{row['experiment']}.md)", f"`{row['metric']}`",
+            ours.get("quick", "—"), (ours[big] + (" (full-cpu)" if big == "full-cpu" else "")) if big else "—",
+            f"{format_number(paper['value'])} ({short_source(paper['source'])})" if paper else "—",
+            format_target(row["target"]) + (f" ({row['profile']})" if row["target"] else ""),
+            format_met(row["met"]),
+            ", ".join(f"{p} {t}" for p, t in row["times"].items()) or "not run yet",
+            row["hardware"],
         ]
-        rows = summary_rows(r) or [("—", "", None, None, None)]  # a result without comparisons still shows
-        for i, (metric, ours, paper, target, met) in enumerate(rows):
-            paper_text = f"{format_number(paper['value'])} ({paper['source']})" if paper else ""
-            cells = [r["experiment"], r["profile"], metric, ours, paper_text, format_target(target), format_met(met)]
-            cells += run if i == 0 else [""] * len(run)
-            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+# settings that do not change a result: a recorded config may differ from its profile's in these
+NEUTRAL_SETTINGS = ("threads", "workers", "device", "compile", "out")
+
+
+def config_drift(result, profile_config):
+    """Names of the settings in which `result`'s recorded config differs from its profile's (neutral ones aside)."""
+    if profile_config is None:
+        return []
+    rec = result["config"]
+    return sorted(k for k in set(rec) | set(profile_config)
+                  if k not in NEUTRAL_SETTINGS and _plain(rec.get(k)) != _plain(profile_config.get(k)))
+
+
+def _plain(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+def experiment_page(name, claim, results, profiles=None, paper=None):
+    """Markdown page of one experiment: every profile's metrics, the paper's numbers with their full
+    sources, targets, figures, command, hardware and wall time. `results`: that experiment's results
+    (from results/<profile>/<name>/); figure links are relative to the results folder. `paper`: the
+    experiment's PAPER as it now stands (corrected citations win over those a result recorded)."""
+    out = [f"# {name}", "", f"**{claim}**", ""]
+    if not results:
+        out += [f"_Not run yet: `deepnet reproduce {name} --quick --keep`._", ""]
+    for r in results:
+        validate_result(r)
+        out += [f"> {r['claim']}", "", f"Review section: {r['section']}.", ""] if r is results[0] else []
+        out += [f"## {r['profile']} profile", "", f"`{r['command']}`", ""]
+        drift = config_drift(r, (profiles or {}).get(r["profile"]))
+        if drift:
+            out += [f"**Note:** this run's settings differ from the {r['profile']} profile's in: "
+                    f"{', '.join(drift)} (see its config in result.json).", ""]
+        env = r["env"]
+        out += [f"{format_duration(r['seconds'])} on {hardware(env)}, torch {env.get('torch')}, "
+                f"{env.get('torch_threads', '?')} thread(s), seeds {format_seeds(r['seeds'])}, "
+                f"git {str(env.get('git_commit') or 'unknown')[:10]}.", ""]
+        out += ["| metric | ours | paper | source | target | met |", "|---|---|---|---|---|---|"]
+        n = len(r["seeds"])
+        names = [m for m in r["metrics"] if not (m.endswith("_std") and m[:-4] in r["metrics"])]
+        cited = r["paper"] if paper is None else paper
+        names += [m for m in cited if m not in r["metrics"]]
+        for m in names:
+            entry = cited.get(m)
+            cells = [f"`{m}`", format_ours(r["metrics"], m, n), format_number(entry["value"]) if entry else "",
+                     entry["source"] if entry else "", format_target(r["targets"].get(m)), format_met(r["met"].get(m))]
+            out.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        out.append("")
+        for a in r["artifacts"]:
+            if a.lower().endswith((".png", ".jpg", ".svg")):
+                out += [f"![{a}]({r['profile']}/{name}/{a})", ""]
+    return "\n".join(out) + "\n"
 
 
 def update_readme(readme_path, table):
@@ -129,7 +181,7 @@ def update_readme(readme_path, table):
 # ------------------------------------------------------------------------------ html
 
 
-def write_html(results, out_path, datasets=None, problems=None):
+def write_html(results, out_path, datasets=None, problems=None, headlines=None, skipped=None):
     """Write one self-contained offline HTML page of the results; return its path.
 
     No external CSS, JS or fonts; PNG figures are embedded as base64 data URIs (a missing
@@ -140,5 +192,6 @@ def write_html(results, out_path, datasets=None, problems=None):
         validate_result(r)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(render_page(results, datasets=datasets, problems=problems), encoding="utf-8")
+    out_path.write_text(render_page(results, datasets=datasets, problems=problems, headlines=headlines,
+                                          skipped=skipped), encoding="utf-8")
     return out_path

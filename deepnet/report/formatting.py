@@ -30,8 +30,9 @@ def format_ours(metrics, name, n_seeds=None):
     if name not in metrics:
         return "—"
     text = format_number(metrics[name])
-    if f"{name}_std" in metrics and n_seeds != 1:
-        text += f" ± {format_number(metrics[f'{name}_std'])}"
+    if f"{name}_std" in metrics and n_seeds != 1:  # a spread needs 2 significant digits, not 4
+        std = metrics[f"{name}_std"]
+        text += f" ± {std:.2g}" if _is_number(std) and std and math.isfinite(std) else f" ± {format_number(std)}"
     return text
 
 
@@ -75,19 +76,50 @@ def hardware(env):
     return f"{name} ({', '.join(extra)})" if extra else name
 
 
-def summary_rows(result):
-    """(metric, ours, paper entry or None, target or None, met or None) for what is compared.
+def short_source(source):
+    """'Simard et al. 2003, Table 2' from a longer source string: its first part and its first table,
+    figure or page reference (the full string stays on the experiment's page)."""
+    import re
 
-    Only metrics that have a target or a paper value; then paper values whose name is no
-    metric of ours (their "ours" is "—").
+    parts = source.split(";")[0].split(",")
+    n = next((i + 1 for i, p in enumerate(parts) if re.search(r"\b(1[89]|20)\d\d\b", p)), 1)  # up to the year
+    first = ",".join(parts[:n]).strip()
+    ref = re.search(r"\b(Table|Tab\.|Figure|Fig\.|p\.|page|section|§)\s*[\w.-]+", source)
+    text = first if not ref or ref.group(0) in first else f"{first}, {ref.group(0)}"
+    return text + (" (not confirmed)" if "not confirmed" in source and "not confirmed" not in text else "")
+
+
+def claim_rows(results, headlines, papers=None):
+    """One row per claim, in the order of `headlines` ({experiment: (claim in a few words, metric)}).
+
+    Each row: experiment, claim, metric, ours {profile: text} for the quick and the largest
+    profile run (full, else full-cpu), paper entry (or None), and the target, met, profile,
+    hardware and wall times of the largest profile run. An experiment with no result gets a
+    row saying so, so that the table lists every claim. `papers` ({experiment: PAPER}), when
+    given, holds the published numbers as the experiments now cite them (a result records
+    those of its day).
     """
-    metrics, paper, targets, met = result["metrics"], result["paper"], result["targets"], result["met"]
-    n_seeds = len(result["seeds"])
+    by = {}
+    for r in results:  # results are sorted by profile; a later copy of the same profile wins
+        by.setdefault(r["experiment"], {})[r["profile"]] = r
     rows = []
-    for name in metrics:
-        if name in targets or name in paper:
-            rows.append((name, format_ours(metrics, name, n_seeds), paper.get(name), targets.get(name), met.get(name)))
-    for name in paper:
-        if name not in metrics:
-            rows.append((name, "—", paper[name], None, None))
+    for name, (claim, metric) in headlines.items():
+        runs = by.get(name, {})
+        shown = [p for p in ("quick", "full-cpu", "full") if p in runs]
+        if "full" in shown and "full-cpu" in shown:
+            shown.remove("full-cpu")
+        top = runs[shown[-1]] if shown else None
+        paper = next((runs[p]["paper"][metric] for p in reversed(shown) if metric in runs[p]["paper"]), None)
+        if papers is not None and name in papers:
+            paper = papers[name].get(metric)
+        rows.append({
+            "experiment": name, "claim": claim, "metric": metric,
+            "ours": {p: format_ours(runs[p]["metrics"], metric, len(runs[p]["seeds"])) for p in shown},
+            "paper": paper,
+            "target": top["targets"].get(metric) if top else None,
+            "met": top["met"].get(metric) if top else None,
+            "profile": shown[-1] if shown else None,
+            "hardware": hardware(top["env"]) if top else "",
+            "times": {p: format_duration(runs[p]["seconds"]) for p in shown},
+        })
     return rows

@@ -9,8 +9,8 @@ import json
 from html import escape
 from pathlib import Path
 
-from deepnet.report.formatting import (format_duration, format_met, format_number, format_ours, format_seeds,
-                                       format_target, hardware, summary_rows)
+from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
+                                       format_seeds, format_target, hardware, short_source)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
@@ -23,7 +23,8 @@ table { border-collapse: collapse; margin: 0.8em 0; width: 100%; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 tr.first td { border-top: 2px solid #bbb; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num { font-variant-numeric: tabular-nums; }
+td { overflow-wrap: anywhere; }
 .yes { color: #1a7f37; font-weight: bold; }
 .no { color: #c62828; font-weight: bold; }
 .muted, .source { color: #666; font-size: 0.9em; }
@@ -40,8 +41,18 @@ figcaption { color: #666; font-size: 0.85em; }
 """
 
 
-def render_page(results, datasets=None, problems=None):
-    """The whole page as a string."""
+def render_page(results, datasets=None, problems=None, headlines=None, skipped=None):
+    """The whole page as a string.
+
+    headlines: {experiment: (claim in a few words, metric)} for the summary (default: each result's
+    claim and first compared metric). skipped: {experiment: the command that fetches its data},
+    listed so that what the demo could not run is not silently absent.
+    """
+    if headlines is None:
+        headlines = {}
+        for r in results:
+            shown = [m for m in list(r["targets"]) + list(r["paper"]) + list(r["metrics"]) if m in r["metrics"]]
+            headlines.setdefault(r["experiment"], (r["claim"], shown[0] if shown else ""))
     n_targets = sum(len(r["met"]) for r in results)
     n_met = sum(sum(r["met"].values()) for r in results)
     parts = [
@@ -57,7 +68,11 @@ def render_page(results, datasets=None, problems=None):
         parts.append("<h2>Results that could not be read</h2>\n<ul>\n")
         parts += [f"<li class='note'>{escape(p)}</li>\n" for p in problems]
         parts.append("</ul>\n")
-    parts.append(_summary_table(results))
+    parts.append(_summary_table(results, headlines))
+    if skipped:
+        parts.append("<h2>Not run here</h2>\n<p>These experiments need data this machine does not have:</p>\n<ul>\n")
+        parts += [f"<li>{escape(n)}: <code>{escape(cmd)}</code></li>\n" for n, cmd in skipped.items()]
+        parts.append("</ul>\n")
     parts += [_result_section(r) for r in results]
     if datasets:
         parts.append(_datasets_table(datasets))
@@ -75,37 +90,39 @@ def _met_cell(met):
     return f"<td class='{'yes' if met else 'no'}'>{format_met(met)}</td>"
 
 
-def _paper_cell(paper):
+def _paper_cell(paper, short=False):
+    """The published number and its source (short: author, year and table; the section has it whole)."""
     if not paper:
         return "<td></td>"
+    source = short_source(paper["source"]) if short else paper["source"]
     return (
         f"<td><span class='num'>{escape(format_number(paper['value']))}</span><br>"
-        f"<span class='source'>{escape(paper['source'])}</span></td>"
+        f"<span class='source'>{escape(source)}</span></td>"
     )
 
 
-def _summary_table(results):
+def _summary_table(results, headlines):
+    """One row per claim: ours at quick and at the largest profile run, the paper's number, target, met."""
     if not results:
         return "<p>No results yet: run <code>deepnet reproduce NAME --quick</code>.</p>\n"
     out = [
-        "<h2>Summary</h2>\n<table>\n<tr><th>experiment</th><th>claim</th><th>metric</th><th>ours</th>"
-        "<th>paper</th><th>target</th><th>met</th></tr>\n"
+        "<h2>Summary: one row per claim</h2>\n<table>\n<tr><th>claim</th><th>metric</th><th>ours: quick</th>"
+        "<th>ours: full</th><th>paper</th><th>target</th><th>met</th><th>wall time</th></tr>\n"
     ]
-    for r in results:
-        rows = summary_rows(r) or [("—", "", None, None, None)]
-        span = len(rows)
-        for i, (metric, ours, paper, target, met) in enumerate(rows):
-            out.append("<tr class='first'>" if i == 0 else "<tr>")
-            if i == 0:
-                out.append(
-                    f"<td rowspan='{span}'><a href='#{_anchor(r)}'>{escape(r['experiment'])}</a>"
-                    f"<br><span class='muted'>{escape(r['profile'])}</span></td>"
-                    f"<td rowspan='{span}'>{escape(r['claim'])}</td>"
-                )
-            out.append(
-                f"<td><code>{escape(metric)}</code></td><td class='num'>{escape(ours)}</td>"
-                f"{_paper_cell(paper)}<td class='num'>{escape(format_target(target))}</td>{_met_cell(met)}</tr>\n"
-            )
+    present = {(r["experiment"], r["profile"]) for r in results}
+    for row in claim_rows(results, headlines):
+        ours, name = row["ours"], row["experiment"]
+        big = next((p for p in ("full", "full-cpu") if p in ours), None)
+        link = next((p for p in ("full", "full-cpu", "quick", "smoke") if (name, p) in present), None)
+        title = f"<a href='#{escape(name + '-' + link)}'>{escape(name)}</a>" if link else escape(name)
+        target = format_target(row["target"]) + (f" ({row['profile']})" if row["target"] else "")
+        out.append(
+            f"<tr><td>{escape(row['claim'])}<br><span class='muted'>{title}</span></td>"
+            f"<td><code>{escape(row['metric'])}</code></td><td class='num'>{escape(ours.get('quick', '—'))}</td>"
+            f"<td class='num'>{escape(ours[big] if big else '—')}{' (full-cpu)' if big == 'full-cpu' else ''}</td>"
+            f"{_paper_cell(row['paper'], short=True)}<td class='num'>{escape(target)}</td>{_met_cell(row['met'])}"
+            f"<td class='muted'>{escape(', '.join(f'{p} {t}' for p, t in row['times'].items()) or 'not run')}</td></tr>\n"
+        )
     out.append("</table>\n")
     return "".join(out)
 
@@ -145,7 +162,7 @@ def _result_section(r):
     facts = [
         ("command", f"<code>{escape(r['command'])}</code>"),
         ("seeds", escape(format_seeds(r["seeds"]))),
-        ("wall time", escape(f"{format_duration(r['seconds'])} ({r['seconds']:.1f} s)")),
+        ("wall time", escape(format_duration(r["seconds"]) + (f" ({r['seconds']:.0f} s)" if r["seconds"] >= 60 else ""))),
         ("device", escape(str(env.get("device")))),
         ("cpu", escape(hardware({**env, "device": "cpu"}))),
         ("gpu", escape(str(env.get("gpu") or "none"))),
@@ -177,8 +194,9 @@ def _datasets_table(datasets):
     ]
     for d in datasets:
         source = str(d.get("source") or "")
-        if source.startswith(("http://", "https://")):  # a link only for web addresses, never javascript:
-            source_html = f"<a href='{escape(source)}'>{escape(source)}</a>"
+        url, _, rest = source.partition(" ")  # "http://... (what is there)": the address alone is the link
+        if url.startswith(("http://", "https://")):  # a link only for web addresses, never javascript:
+            source_html = f"<a href='{escape(url)}'>{escape(url)}</a>" + (f" {escape(rest)}" if rest else "")
         else:
             source_html = escape(source)
         licence = d.get("licence", d.get("license", ""))

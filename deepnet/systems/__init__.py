@@ -8,7 +8,10 @@ Every system module defines these names (`get` checks them; a test checks every 
                     forward(x, y) returns (output, loss))
     TRAINS_ON       tuple of the data names `deepnet train SYSTEM --data NAME` accepts; () when only
                     experiments train the system (then the names below are None)
-    TRAIN_CONFIG    dataclass of the training flags, or None for the engine's core.train.TrainConfig
+    TRAIN_CONFIG    the system's default training recipe: an instance of the training-flags dataclass
+                    (the engine's core.train.TrainConfig, or the system's own), its values chosen on
+                    validation so that `deepnet train SYSTEM --data NAME` learns without further flags
+                    (a comment says how they were chosen); None when TRAINS_ON is ()
     fit             fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True)
                     -> result dict (history, best, test, steps, seconds, device, run_dir), its run
                     folder kept by core/run.py; or None for the engine's core.train.fit
@@ -74,10 +77,10 @@ def trainable():
 
 
 def training(module):
-    """(training config dataclass, fit function) of a system: its own, or the engine's."""
+    """(training config dataclass, the system's default recipe, fit function: its own or the engine's)."""
     from deepnet.core import train
 
-    return module.TRAIN_CONFIG or train.TrainConfig, module.fit or train.fit
+    return type(module.TRAIN_CONFIG), module.TRAIN_CONFIG, module.fit or train.fit
 
 
 def load_data(module, name, seed, cfg, like=None, train_cfg=None):

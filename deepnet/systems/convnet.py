@@ -41,29 +41,41 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepnet.core.config import config_from_dict
+from deepnet.errors import ConfigError
+from deepnet.core.train import TrainConfig
 
 
 # Datasets `deepnet train convnet` accepts (image classification sets with train/validation/test parts).
 TRAINS_ON = ("mnist", "cifar10")
 # trained by the engine on the data as loaded (the interface: deepnet/systems/__init__.py)
-TRAIN_CONFIG = fit = load_data = prepare_data = evaluate_part = None
+# `deepnet train convnet`'s recipe: convnet_mnist's (Nesterov SGD, one-cycle rate with 15% warm-up, weight
+# decay 5e-4), whose peak rate 0.1 was chosen on MNIST validation; without the warm-up a constant 0.1
+# with momentum 0.9 kills the net in its first steps (chance accuracy)
+TRAIN_CONFIG = TrainConfig(epochs=10, batch_size=128, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                           schedule="onecycle", warmup=0.15, monitor="accuracy", eval_batch_size=1000)
+fit = load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:
     """A ConvNet: LeNet-5 or stages of (conv -> ReLU) x n -> max-pool, then fully connected layers."""
 
     arch: Literal["stages", "lenet5"] = "stages"  # the modern stage-based net, or LeCun et al. 1998's LeNet-5
-    channels: tuple[int, ...] = (32, 64)  # feature maps of each stage (stages only)
-    convs_per_stage: int = 1  # convolutions before each pooling (stages only)
-    first_kernel: int = 3  # size k of the first layer's k x k kernels, odd (the others are 3x3; stages only)
-    fc: tuple[int, ...] = (128,)  # units of the fully connected hidden layers (stages only)
-    dropout: float = 0.0  # dropout probability before each fully connected layer (stages only)
+    channels: tuple[int, ...] = (32, 64)  # feature maps of each stage (stages only); range [1, 4096], 1 to 8 values
+    convs_per_stage: int = 1  # convolutions before each pooling (stages only); range [1, 32]
+    # size k of the first layer's k x k kernels, odd (the others are 3x3; stages only); range [1, 31]
+    first_kernel: int = 3
+    # units of the fully connected hidden layers (none: scores straight from the maps; stages only);
+    # range [1, 65536], 0 to 8 values
+    fc: tuple[int, ...] = (128,)
+    dropout: float = 0.0  # dropout probability before each fully connected layer (stages only); range [0, 1)
     # batch normalisation after each convolution (stages only); without it, plain SGD at the engine's default
     # rate of 0.1 can kill the ReLUs of this He-initialised net in its first steps
     batchnorm: bool = True
-    mean: tuple[float, ...] = (0.5,)  # per-channel mean of the [0, 1] pixels, subtracted first
-    std: tuple[float, ...] = (0.25,)  # per-channel std of the [0, 1] pixels, divided by
-    label_smoothing: float = 0.0  # target mass spread over all classes in the loss (Szegedy et al. 2016)
+    # per-channel mean of the [0, 1] pixels, subtracted first (one value: every channel); range [0, 1], 1 to 3 values
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.25,)  # per-channel std of the [0, 1] pixels, divided by; range (0, 1], 1 to 3 values
+    # target mass spread over all classes in the loss (Szegedy et al. 2016); range [0, 1)
+    label_smoothing: float = 0.0
     # max-pool straight after each stage's last convolution, before its batch norm and ReLU (stages only; as
     # airbench does): max-pooling commutes with ReLU, so only batch norm sees other statistics, and the
     # elementwise layers after it work on a quarter of the pixels
@@ -78,7 +90,8 @@ class _Normalise(nn.Module):
         mean = list(mean) * channels if len(mean) == 1 else list(mean)
         std = list(std) * channels if len(std) == 1 else list(std)
         if len(mean) != channels or len(std) != channels:
-            raise ValueError(f"mean/std give {len(mean)}/{len(std)} values for {channels} input channels")
+            raise ValueError(f"--mean/--std give {len(mean)}/{len(std)} values for {channels} input channel(s): "
+                             f"give {'one' if channels == 1 else f'one or {channels}'} each")
         self.register_buffer("mean", torch.tensor(mean).view(1, channels, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, channels, 1, 1), persistent=False)
 
@@ -140,8 +153,8 @@ class ConvNet(_Classifier):
     def __init__(self, cfg, in_shape, num_classes):
         super().__init__()
         first_kernel, batchnorm, pool_early = cfg.first_kernel, cfg.batchnorm, cfg.pool_early
-        if first_kernel < 1 or first_kernel % 2 == 0:
-            raise ValueError(f"first_kernel must be odd (padding k // 2 keeps the map size), got {first_kernel}")
+        if first_kernel % 2 == 0:  # its range is declared in Config
+            raise ValueError(f"--first-kernel must be odd (padding k // 2 keeps the map size), got {first_kernel}")
         self.label_smoothing = cfg.label_smoothing
         c, h, w = in_shape
         self.norm = _Normalise(cfg.mean, cfg.std, c)
@@ -161,7 +174,8 @@ class ConvNet(_Classifier):
                 layers[f"pool{s}"] = nn.MaxPool2d(2)  # max over 2x2 patches: small-shift invariance
             h, w = h // 2, w // 2
         if h < 1 or w < 1:
-            raise ValueError(f"{len(cfg.channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} input")
+            raise ValueError(f"--channels: {len(cfg.channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} "
+                             "input; give fewer stages")
         layers["flatten"] = nn.Flatten()  # (B, c, h, w) -> (B, c*h*w)
         width = c * h * w
         for i, units in enumerate(cfg.fc, 1):
@@ -250,7 +264,7 @@ class LeNet5(_Classifier):
         # LeNet-5 reads 32x32 inputs: MNIST's 28x28 digits are centred in a 32x32 field (Section III.A)
         pad = ((32 - h) // 2, (32 - h + 1) // 2) if h < 32 else (0, 0)
         if h + sum(pad) != 32 or w + sum(pad) != 32:
-            raise ValueError(f"LeNet-5 takes inputs of at most 32x32 (square), got {h}x{w}")
+            raise ValueError(f"--arch lenet5 takes inputs of at most 32x32 (square), got {h}x{w}")
         self.norm = _Normalise(mean, std, c)
         table = C3_TABLE if c == 1 else None
         self.layers = nn.Sequential(_ordered({
@@ -290,12 +304,19 @@ class LeNet5(_Classifier):
 
 
 def make(cfg, in_shape, num_classes):
-    """The net a Config describes, for inputs of `in_shape` (C, H, W) and `num_classes` classes."""
-    if cfg.arch == "lenet5":
-        net = LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
-        net.label_smoothing = cfg.label_smoothing
-        return net
-    return ConvNet(cfg, tuple(in_shape), num_classes)
+    """The net a Config describes, for inputs of `in_shape` (C, H, W) and `num_classes` classes.
+
+    A Config that does not fit the data (too many poolings, an even kernel, mean/std for other
+    channels) is a ConfigError naming the flag.
+    """
+    try:
+        if cfg.arch == "lenet5":
+            net = LeNet5(tuple(in_shape), num_classes, cfg.mean, cfg.std)
+            net.label_smoothing = cfg.label_smoothing
+            return net
+        return ConvNet(cfg, tuple(in_shape), num_classes)
+    except ValueError as e:  # the nets' own checks (above), said in flags
+        raise ConfigError(str(e)) from None
 
 
 def build(run_config):

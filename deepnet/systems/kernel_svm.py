@@ -29,7 +29,7 @@ from torch import nn
 from deepnet.core.config import config_from_dict
 from deepnet.core.run import Run
 from deepnet.core.runtime import pick_device, seed_everything
-from deepnet.core.train import evaluate
+from deepnet.core.train import TrainConfig, evaluate
 from deepnet.data.common import ArrayDataset
 from deepnet.errors import CheckpointError, ConfigError
 
@@ -37,16 +37,19 @@ from deepnet.errors import CheckpointError, ConfigError
 # Datasets `deepnet train kernel_svm` accepts (image classification sets with train/validation/test parts).
 TRAINS_ON = ("digits", "mnist", "cifar10")
 # its own `fit` below (one libsvm solve) on the data as loaded (the interface: deepnet/systems/__init__.py)
-TRAIN_CONFIG = load_data = prepare_data = evaluate_part = None
+TRAIN_CONFIG = TrainConfig()  # only its device, seed and eval_batch_size matter: libsvm solves the rest
+load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:
     """A soft-margin SVM with the Gaussian (RBF) kernel, one-vs-one for several classes."""
 
-    C: float = 10.0  # soft-margin penalty: the cost of each unit of margin violation
-    gamma: float = 0.0  # kernel width in exp(-gamma ||x - x'||^2); 0: scikit-learn's "scale", 1 / (D var(x))
-    max_train: int = 10000  # train on at most this many training examples, drawn by --seed (0: all); SMO time grows ~ n^2
-    cache_mb: float = 500.0  # libsvm's kernel cache in MB
+    C: float = 10.0  # soft-margin penalty: the cost of each unit of margin violation; range (0, 1e6]
+    # kernel width in exp(-gamma ||x - x'||^2); 0: scikit-learn's "scale", 1 / (D var(x)); range [0, 1e6]
+    gamma: float = 0.0
+    # train on at most this many training examples, drawn by --seed (0: all); SMO time grows ~ n^2; range [0, 1e9]
+    max_train: int = 10000
+    cache_mb: float = 500.0  # libsvm's kernel cache in MB; range (0, 65536]
 
 
 class KernelSVM(nn.Module):
@@ -86,7 +89,7 @@ class KernelSVM(nn.Module):
     def set_from_svc(self, svc, input_dtype):
         """Copy a fitted sklearn.svm.SVC (classes 0..K-1, Gaussian kernel) into the buffers."""
         if list(svc.classes_) != list(range(self.num_classes)):
-            raise ConfigError(f"the training examples hold classes {list(svc.classes_)}, not all of "
+            raise ConfigError(f"the training examples hold classes {[int(c) for c in svc.classes_]}, not all of "
                               f"0..{self.num_classes - 1}: raise --max-train")
         sv = torch.from_numpy(np.asarray(svc.support_vectors_))  # (S, D) float64, as SVC saw them
         scale = 1 / 255 if input_dtype == torch.uint8 else 1.0
@@ -167,6 +170,8 @@ def train_svc(model, x, y, cfg):
     """
     from sklearn.svm import SVC
 
+    if len(torch.unique(y)) < 2:  # libsvm needs two classes to separate
+        raise ConfigError(f"the {len(y)} training example(s) hold fewer than two classes: raise --max-train")
     X = x.flatten(1).double().numpy()  # (N, ...) -> (N, D) float64, as libsvm wants
     if x.dtype == torch.uint8:
         X = X / 255

@@ -56,30 +56,32 @@ from deepnet.data import babi
 # `deepnet train memory_network --data babi` trains on task 1 of the 1k set (experiments choose tasks).
 TRAINS_ON = ("babi",)
 # its own `fit` below (linear start, then the engine) on the data as loaded (interface: systems/__init__.py)
-TRAIN_CONFIG = load_data = prepare_data = evaluate_part = None
+load_data = prepare_data = evaluate_part = None
 
 @dataclass
 class Config:
     """An end-to-end memory network (Sukhbaatar et al. 2015) with K hops over a story."""
 
-    d: int = 20  # embedding dimension (the paper: 20 for single tasks, 50 for joint training)
-    hops: int = 3  # K, the number of memory hops
+    d: int = 20  # embedding dimension (the paper: 20 for single tasks, 50 for joint training); range [1, 4096]
+    hops: int = 3  # K, the number of memory hops; range [1, 32]
     position_encoding: bool = True  # PE: weight word j of a sentence by l_j (else bag of words)
     # PE's formula: "code" l_kj = 1 + 4(k − (d+1)/2)(j − (J+1)/2)/(dJ), J the padded length (Sukhbaatar et al.'s
     # released MemN2N code, build_model.m), or "paper" l_kj = (1 − j/J) − (k/d)(1 − 2j/J) as printed in section 4.1
     pe_formula: Literal["code", "paper"] = "code"
     pe_length: Literal["sentence", "padded"] = "sentence"  # "paper" formula's J: each sentence's own length, or padded
     temporal_encoding: bool = True  # add a learned vector per memory slot (how long ago the sentence was)
-    noise: float = 0.1  # RN: fraction of empty memories inserted into training stories (0: off)
+    noise: float = 0.1  # RN: fraction of empty memories inserted into training stories (0: off); range [0, 1]
     # RN as "time": the n sentences take n random times among 1..n+b, b ~ U{0..⌈noise·n⌉}, in order (the released
     # code: gaps in the time index, no extra slots); "slots": each sentence gets an empty memory (only its
     # temporal vector) before it with probability `noise`, read by the attention like a sentence
     noise_mode: Literal["time", "slots"] = "time"
-    init_std: float = 0.1  # weights start from N(0, init_std^2), as in the paper
-    linear_start: int = 20  # LS: epochs without the attention softmax first (0: off); the released code: 20
-    linear_start_patience: int = 0  # LS ends early after this many epochs without a lower validation loss (0: never)
+    init_std: float = 0.1  # weights start from N(0, init_std^2), as in the paper; range (0, 10]
+    # LS: epochs without the attention softmax first (0: off); the released code: 20; range [0, 100000]
+    linear_start: int = 20
+    # LS ends early after this many epochs without a lower validation loss (0: never); range [0, 100000]
+    linear_start_patience: int = 0
     linear_start_keep: Literal["last", "best"] = "last"  # LS weights carried on: the last, or the lowest validation loss
-    linear_start_lr: float = 0.5  # LS learning rate as a fraction of --lr (the paper: 0.005 vs 0.01)
+    linear_start_lr: float = 0.5  # LS learning rate as a fraction of --lr (the paper: 0.005 vs 0.01); range (0, 1]
 
 def position_encoding(lengths, J, d, formula="paper"):
     """l (..., J, d), the weight of dimension k of word j, for sentences of `lengths` words padded to J.
@@ -246,6 +248,11 @@ def paper_train_config(**changes):
                 step_epochs=25, step_gamma=0.5, clip_grad=40 / 32, monitor="accuracy", device="cpu",
                 progress=False, log_every=1000)
     return TrainConfig(**{**base, **changes})
+
+
+# `deepnet train memory_network`'s recipe: the paper's above (it reaches 99.9% on task 1); the engine's
+# generic rate 0.1 with momentum gives a NaN loss within 15 steps
+TRAIN_CONFIG = paper_train_config(device="auto", progress=True, log_every=50)
 
 
 def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True):

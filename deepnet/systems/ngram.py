@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from deepnet.core.config import config_from_dict
+from deepnet.errors import ConfigError
 
 # counted by its experiment (nplm_brown), not trained by `deepnet train` (interface: systems/__init__.py)
 TRAINS_ON = ()
@@ -41,7 +42,7 @@ TRAIN_CONFIG = fit = load_data = prepare_data = evaluate_part = None
 class Config:
     """ngram: order n of the interpolated modified Kneser-Ney model."""
 
-    order: int = 3  # n: the model conditions on the n-1 previous tokens
+    order: int = 3  # n: the model conditions on the n-1 previous tokens (|V|^n must fit in int64); range [1, 10]
 
 
 def _keys(ids, k, V):
@@ -150,4 +151,7 @@ def perplexity(model, ids, context=()):
 
 def build(run_config):
     cfg = config_from_dict(Config, run_config["model"], "model config")
-    return KneserNey(run_config["data"]["num_classes"], cfg.order)
+    try:
+        return KneserNey(run_config["data"]["num_classes"], cfg.order)
+    except ValueError as e:  # |V|^order past int64
+        raise ConfigError(f"--order: {e}") from None

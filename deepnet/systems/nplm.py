@@ -22,25 +22,29 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepnet.core.config import config_from_dict
-from deepnet.core.train import evaluate as _evaluate
+from deepnet.core.train import TrainConfig, evaluate as _evaluate
 
 TRAINS_ON = ("brown", "ptb")  # word corpora `deepnet train nplm` takes
 # trained by the engine on its context windows (prepare_data below; the interface: systems/__init__.py)
-TRAIN_CONFIG = fit = load_data = None
+# `deepnet train nplm`'s recipe: nplm_brown's (AdamW, cosine decay after 2% warm-up), whose rate 3e-3 was
+# chosen on Brown validation perplexity
+TRAIN_CONFIG = TrainConfig(epochs=2, batch_size=256, optimizer="adamw", lr=3e-3, schedule="cosine", warmup=0.02,
+                           eval_batch_size=2048, log_every=100)
+fit = load_data = None
 
 
 @dataclass
 class Config:
     """nplm: n-1 context words -> shared m-dim vectors -> tanh layer of h units -> softmax over |V|."""
 
-    context: int = 4  # n - 1 previous words (the paper's best Brown models use n = 5)
-    embed: int = 60  # m: size of the word vectors C(w)
-    hidden: int = 100  # h: tanh hidden units (0: none, the model is then log-bilinear through W)
+    context: int = 4  # n - 1 previous words (the paper's best Brown models use n = 5); range [1, 32]
+    embed: int = 60  # m: size of the word vectors C(w); range [1, 4096]
+    hidden: int = 100  # h: tanh hidden units (0: none, the model is then log-bilinear through W); range [0, 65536]
     direct: bool = False  # direct connections W from the word vectors to the outputs
-    dropout: float = 0.0  # dropout on the concatenated vectors and the hidden layer (not in the paper)
+    dropout: float = 0.0  # dropout on the concatenated vectors and the hidden layer (not in the paper); range [0, 1)
     cpu_bf16: bool = False  # bf16 autocast on a CPU for the matrix products (the loss stays fp32)
-    embed_init: float = 0.0  # std of the initial word vectors (0: torch's N(0, 1)); small values let the
-    #                          learned geometry, not the random start, dominate after a short training
+    embed_init: float = 0.0  # std of the initial word vectors (0: torch's N(0, 1)); range [0, 10]
+    #                          (small values let the learned geometry, not the random start, dominate after a short training)
 
 
 class NPLM(nn.Module):

@@ -39,15 +39,20 @@ from torch import nn
 
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.core.config import config_from_dict
+from deepnet.core.progress import Progress
 from deepnet.core.recurrent import Recurrent, detach_state
 from deepnet.core.run import Run
 from deepnet.core.runtime import pick_device, seed_everything
-from deepnet.core.train import lr_factor, make_optimizer
+from deepnet.core.train import TrainConfig, lr_factor, make_optimizer
 from deepnet.errors import ConfigError, TrainingDiverged
 
 TRAINS_ON = ("tinyshakespeare", "brown", "ptb")  # datasets `deepnet train rnn_lm` takes
 _LEVEL = {"tinyshakespeare": "char", "brown": "word", "ptb": "word"}  # how each corpus is tokenised
-TRAIN_CONFIG = load_data = None  # the engine's flags, the corpus as loaded (interface: systems/__init__.py)
+# `deepnet train rnn_lm`'s recipe: char_lm_shakespeare's (AdamW, cosine decay after 2% warm-up, clipping at 1),
+# whose rate 4e-3 was chosen on Tiny Shakespeare validation loss
+TRAIN_CONFIG = TrainConfig(epochs=50, batch_size=64, optimizer="adamw", lr=4e-3, schedule="cosine", warmup=0.02,
+                           clip_grad=1.0, log_every=10)
+load_data = None  # the corpus as loaded (interface: systems/__init__.py)
 
 
 @dataclass
@@ -56,22 +61,24 @@ class Config:
 
     level: Literal["char", "word"] = "char"  # how text is split into tokens (joined back without/with spaces)
     cell: Literal["lstm", "gru", "rnn"] = "lstm"  # recurrent unit
-    embed: int = 128  # embedding size (must equal --hidden when --tie)
-    hidden: int = 512  # state size of each layer
-    layers: int = 1  # stacked recurrent layers
-    dropout: float = 0.0  # dropout on embeddings, between layers and before the softmax
+    embed: int = 128  # embedding size (must equal --hidden when --tie); range [1, 65536]
+    hidden: int = 512  # state size of each layer; range [1, 65536]
+    layers: int = 1  # stacked recurrent layers; range [1, 32]
+    dropout: float = 0.0  # dropout on embeddings, between layers and before the softmax; range [0, 1)
     tie: bool = False  # share the embedding matrix with the output layer (full softmax only)
     softmax: Literal["full", "adaptive"] = "full"  # output layer: full softmax, or adaptive (Grave et al. 2017)
-    cutoffs: tuple[int, ...] = (2000, 6000)  # adaptive: ids below 2000 in the head, then clusters [2000, 6000), ...
-    div_value: float = 4.0  # adaptive: each further cluster projects h to hidden / div_value^c dimensions
+    # adaptive: ids below 2000 in the head, then clusters [2000, 6000), ...; range [1, 1e7], 1 to 16 values
+    cutoffs: tuple[int, ...] = (2000, 6000)
+    # adaptive: each further cluster projects h to hidden / div_value^c dimensions; range [1, 1000]
+    div_value: float = 4.0
     fused: bool = True  # torch's fused recurrent kernel (False: the written-out cells, slower)
-    bptt: int = 128  # truncated BPTT window (time steps per training batch)
-    max_steps: int = 0  # stop training after this many steps (0: the epochs decide)
-    eval_every: int = 0  # validate every N steps as well as at epoch ends (0: epoch ends only)
-    eval_tokens: int = 0  # mid-training checks on the first N validation tokens only (0: all); such
-    #                       partial checks are logged as val_loss_partial and never choose best.pt
-    reset_prob: float = 0.0  # chance per stream and window of starting from a zero state (so that a
-    #                          model trained on carried states also handles a fresh start, as in sampling)
+    bptt: int = 128  # truncated BPTT window (time steps per training batch); range [1, 65536]
+    max_steps: int = 0  # stop training after this many steps (0: the epochs decide); range [0, 1e9]
+    eval_every: int = 0  # validate every N steps as well as at epoch ends (0: epoch ends only); range [0, 1e9]
+    eval_tokens: int = 0  # mid-training checks on the first N validation tokens only (0: all); range [0, 1e12]
+    #                       (such partial checks are logged as val_loss_partial and never choose best.pt)
+    reset_prob: float = 0.0  # chance per stream and window of starting from a zero state; range [0, 1]
+    #                          (so that a model trained on carried states also handles a fresh start, as in sampling)
     cpu_bf16: bool = False  # bf16 autocast on a CPU too, as the engine's --cpu-amp (on CUDA, TrainConfig.amp decides)
 
 
@@ -276,6 +283,9 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=
     """
     if augment is not None:
         raise ConfigError("rnn_lm reads text: --augment deforms images, drop it")
+    if len(data.train) < cfg.batch_size:  # each of the --batch-size streams needs a token at least
+        raise ConfigError(f"--batch-size {cfg.batch_size} parallel streams need as many training tokens; "
+                          f"the training text has {len(data.train)}: lower --batch-size")
     run_config = {**run_config, "train": asdict(cfg)}
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
@@ -334,17 +344,14 @@ def _bptt_loop(model, data, cfg, run, device, test):
                 run.save_best(model=model, step=step, epoch=step // steps_per_epoch, metrics={"best": best})
             elif epoch_end:
                 stale += 1
-        if cfg.progress:
-            print(f"step {step}/{total}  train_loss {running:.4f}  {key} {val:.4f}  "
-                  f"({rec['seconds']:.0f} s)", flush=True)
+        bar.write(f"step {step}/{total}  train_loss {running:.4f}  {key} {val:.4f}  "
+                  f"{tokens_seen / max(rec['seconds'], 1e-9):.0f} tokens/s  ({rec['seconds']:.0f} s)")
 
     t0 = time.perf_counter()
     model.train()
     running, loss_sum, n_sum = float("nan"), 0.0, 0
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=step, unit="step", leave=False, dynamic_ncols=True,
-               disable=None if cfg.progress else True)
+    tokens_seen = 0  # since this process started (a resumed run counts afresh)
+    bar = Progress(total, step, "rnn_lm", "step", enabled=cfg.progress)
     while step < total:
         col = (step % steps_per_epoch) * mcfg.bptt
         if col == 0:
@@ -369,13 +376,14 @@ def _bptt_loop(model, data, cfg, run, device, test):
         optimizer.step()
         scheduler.step()
         step += 1
+        tokens_seen += xb.numel()
         bar.update(1)
         loss_sum, n_sum = loss_sum + float(loss.detach()), n_sum + 1
         if step % cfg.log_every == 0:
             running = loss_sum / n_sum
             run.log({"event": "train", "step": step, "train_loss": running, "lr": scheduler.get_last_lr()[0],
                      "seconds": time.perf_counter() - t0})
-            bar.set_postfix(loss=f"{running:.4f}")
+            bar.update(0, loss=running, tokens_per_s=tokens_seen / max(time.perf_counter() - t0, 1e-9))
             loss_sum, n_sum = 0.0, 0
         epoch_end = step % steps_per_epoch == 0
         if epoch_end or step == total or (mcfg.eval_every and step % mcfg.eval_every == 0):
