@@ -638,7 +638,8 @@ def _write_report(runs, out):
     exps = {name: _experiment(name) for name in EXPERIMENTS}
     skipped = {n: f"deepnet data fetch {' '.join(missing_data(e))}" for n, e in exps.items() if missing_data(e)}
     return write_html(results, out, datasets=_dataset_rows(), problems=problems,
-                      headlines={n: e.HEADLINE for n, e in exps.items()}, skipped=skipped)
+                      headlines={n: e.HEADLINE for n, e in exps.items()}, skipped=skipped,
+                      profiles={n: {p: dataclasses.asdict(c) for p, c in e.PROFILES.items()} for n, e in exps.items()})
 
 
 def cmd_report(argv, command):

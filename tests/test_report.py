@@ -419,3 +419,12 @@ def test_report_modules_import_downward_only():
     assert not [m for m in imported(formatting) if m.startswith("deepnet.report")]
     assert {"deepnet.report.formatting", "deepnet.report.html"} <= imported(deepnet.report)
     assert deepnet.report.format_number is formatting.format_number  # the name other code imports still works
+
+
+def test_the_html_report_flags_a_run_whose_settings_differ_from_its_profile(tmp_path):
+    write_result(tmp_path / "convnet_digits", make_result(config={"epochs": 3, "lr": 0.1, "workers": 4}))
+    profiles = {"convnet_digits": {"quick": {"epochs": 2, "lr": 0.1, "workers": 1}}}
+    page = write_html(load_results(tmp_path), tmp_path / "index.html", profiles=profiles).read_text(encoding="utf-8")
+    assert "differ from the quick profile's in: epochs;" in page  # workers cannot change a result: not named
+    same = {"convnet_digits": {"quick": {"epochs": 3, "lr": 0.1}}}
+    assert "differ from" not in write_html(load_results(tmp_path), tmp_path / "b.html", profiles=same).read_text()

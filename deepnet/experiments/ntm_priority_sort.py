@@ -72,6 +72,9 @@ PROFILES = {
                     write_heads=1, memory_n=16, memory_m=6, lstm_size=16, lstm_layers=1, test_size=4,
                     val_size=4, val_every=3),
     "quick": Config(steps=700, lrs=(1e-3,), controller_size=128, val_every=175),
+    # the largest run that fits the CPU budget: 4,000 updates of a 128-unit controller at the quick
+    # profile's rate; the paper's 512-unit controller (full) needs a GPU to train in hours
+    "full-cpu": Config(steps=4000, lrs=(1e-3,), controller_size=128, val_every=500),
     "full": Config(),
 }
 

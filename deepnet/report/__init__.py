@@ -23,7 +23,7 @@ from deepnet.errors import ConfigError
 
 from deepnet.core.results import PROFILES, SCHEMA_VERSION, ResultError, check_targets, validate_result  # noqa: F401 (re-exported)
 from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
-                                       format_seeds, format_target, hardware, short_source)
+                                       format_seeds, format_target, hardware, short_source, config_drift)
 from deepnet.report.html import render_page
 
 README_BEGIN = "<!-- results:begin -->"
@@ -101,23 +101,6 @@ def claims_table(results, headlines, pages="results", papers=None):
     return "\n".join(lines)
 
 
-# settings that do not change a result: a recorded config may differ from its profile's in these
-NEUTRAL_SETTINGS = ("threads", "workers", "device", "compile", "out")
-
-
-def config_drift(result, profile_config):
-    """Names of the settings in which `result`'s recorded config differs from its profile's (neutral ones aside)."""
-    if profile_config is None:
-        return []
-    rec = result["config"]
-    return sorted(k for k in set(rec) | set(profile_config)
-                  if k not in NEUTRAL_SETTINGS and _plain(rec.get(k)) != _plain(profile_config.get(k)))
-
-
-def _plain(v):
-    return list(v) if isinstance(v, tuple) else v
-
-
 def experiment_page(name, claim, results, profiles=None, paper=None):
     """Markdown page of one experiment: every profile's metrics, the paper's numbers with their full
     sources, targets, figures, command, hardware and wall time. `results`: that experiment's results
@@ -181,7 +164,7 @@ def update_readme(readme_path, table):
 # ------------------------------------------------------------------------------ html
 
 
-def write_html(results, out_path, datasets=None, problems=None, headlines=None, skipped=None):
+def write_html(results, out_path, datasets=None, problems=None, headlines=None, skipped=None, profiles=None):
     """Write one self-contained offline HTML page of the results; return its path.
 
     No external CSS, JS or fonts; PNG figures are embedded as base64 data URIs (a missing
@@ -193,5 +176,5 @@ def write_html(results, out_path, datasets=None, problems=None, headlines=None, 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(render_page(results, datasets=datasets, problems=problems, headlines=headlines,
-                                          skipped=skipped), encoding="utf-8")
+                                          skipped=skipped, profiles=profiles), encoding="utf-8")
     return out_path

@@ -123,3 +123,20 @@ def claim_rows(results, headlines, papers=None):
             "times": {p: format_duration(runs[p]["seconds"]) for p in shown},
         })
     return rows
+
+
+# settings that do not change a result: a recorded config may differ from its profile's in these
+NEUTRAL_SETTINGS = ("threads", "workers", "device", "compile", "out")
+
+
+def config_drift(result, profile_config):
+    """Names of the settings in which `result`'s recorded config differs from its profile's (neutral ones aside)."""
+    if profile_config is None:
+        return []
+    rec = result["config"]
+    return sorted(k for k in set(rec) | set(profile_config)
+                  if k not in NEUTRAL_SETTINGS and _plain(rec.get(k)) != _plain(profile_config.get(k)))
+
+
+def _plain(v):
+    return list(v) if isinstance(v, tuple) else v

@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 
 from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
-                                       format_seeds, format_target, hardware, short_source)
+                                       format_seeds, format_target, hardware, short_source, config_drift)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
@@ -41,12 +41,13 @@ figcaption { color: #666; font-size: 0.85em; }
 """
 
 
-def render_page(results, datasets=None, problems=None, headlines=None, skipped=None):
+def render_page(results, datasets=None, problems=None, headlines=None, skipped=None, profiles=None):
     """The whole page as a string.
 
     headlines: {experiment: (claim in a few words, metric)} for the summary (default: each result's
     claim and first compared metric). skipped: {experiment: the command that fetches its data},
-    listed so that what the demo could not run is not silently absent.
+    listed so that what the demo could not run is not silently absent. profiles: {experiment:
+    {profile: its settings}}, to flag a result whose recorded settings differ from its profile's.
     """
     if headlines is None:
         headlines = {}
@@ -73,7 +74,7 @@ def render_page(results, datasets=None, problems=None, headlines=None, skipped=N
         parts.append("<h2>Not run here</h2>\n<p>These experiments need data this machine does not have:</p>\n<ul>\n")
         parts += [f"<li>{escape(n)}: <code>{escape(cmd)}</code></li>\n" for n, cmd in skipped.items()]
         parts.append("</ul>\n")
-    parts += [_result_section(r) for r in results]
+    parts += [_result_section(r, (profiles or {}).get(r["experiment"], {}).get(r["profile"])) for r in results]
     if datasets:
         parts.append(_datasets_table(datasets))
     parts.append("</body>\n</html>\n")
@@ -127,13 +128,17 @@ def _summary_table(results, headlines):
     return "".join(out)
 
 
-def _result_section(r):
+def _result_section(r, profile_config=None):
     env = r["env"]
     out = [
         f"<h2 id='{_anchor(r)}'>{escape(r['experiment'])} <span class='muted'>({escape(r['profile'])})</span></h2>\n",
         f"<blockquote>{escape(r['claim'])}</blockquote>\n",
         f"<p class='muted'>Review section: {escape(r['section'])}</p>\n",
     ]
+    drift = config_drift(r, profile_config)
+    if drift:
+        out.append(f"<p class='note'>This run's settings differ from the {escape(r['profile'])} profile's in: "
+                   f"{escape(', '.join(drift))}; its command and config below say how.</p>\n")
     # All metrics, not only the compared ones: the _std entries are folded into "mean ± std"
     # (and left out with a single seed, where they hold no spread).
     n_seeds = len(r["seeds"])
