@@ -7,6 +7,7 @@
     deepnet eval --run DIR                evaluate a trained model
     deepnet classify --run DIR IMAGE...   top-5 classes of your own pictures by a trained image classifier
     deepnet sample --run DIR --prime "ROMEO:" [--temperature 0.8] [--top-k K] [--length N]   a language model writes on
+    deepnet sample --run DIR [--chains N] [--steps K] [--out FILE.png]   an RBM or deep belief net draws images
     deepnet answer --run DIR --story FILE --question "Where is Mary?"   a memory network answers, showing its attention
     deepnet translate --run DIR "A man is riding a bicycle." [--beam K] [--show-attention]   (or sentences on stdin)
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
@@ -536,12 +537,77 @@ def cmd_answer(argv, command):
 
 
 def cmd_sample(argv, command):
+    """Samples from a trained model: a language model continues a prime; an RBM or DBN dreams images.
+
+    Which one is the run's system (config.json); `deepnet sample --help` without --run shows both.
+    """
+    from deepnet import systems
+
+    pre = ArgumentParser(prog="deepnet sample", add_help=False)
+    pre.add_argument("--run")
+    pre.add_argument("-h", "--help", action="store_true")
+    first, _ = pre.parse_known_args(argv)
+    if first.run and systems.read_run_config(first.run)["system"] == "rbm":
+        return _sample_rbm(argv)
+    if first.help and not first.run:
+        print("deepnet sample --run DIR ...: the flags depend on the run's system.\n"
+              "  an rnn_lm run (a language model continues a prime): deepnet sample --run DIR --prime TEXT "
+              "[--length N] [--temperature T] [--top-k K] [--unknown error|unk] [--seed S] [--device D]\n"
+              "  an rbm run (Gibbs chains from random states, as a PNG grid): deepnet sample --run DIR "
+              "[--chains N] [--steps K] [--out FILE.png] [--seed S] [--device D]\n"
+              "deepnet sample --run DIR --help shows the flags of that run's kind.")
+        return 0
+    return _sample_lm(argv)
+
+
+def _sample_rbm(argv):
+    """An RBM (or the top RBM of a DBN) runs Gibbs chains from random states; the images go to a PNG grid."""
+    import torch
+
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+    from deepnet.systems import rbm
+
+    p = ArgumentParser(prog="deepnet sample", description="Draw images from a trained RBM or deep belief net: block "
+                       "Gibbs chains in the top RBM from random states, mapped down to pixels, written as a PNG grid.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder of an rbm (deepnet train rbm wrote it)")
+    p.add_argument("--chains", type=bounded(int, "[1, 10000]"), default=64, help="images (independent chains), 1 to "
+                   "10000 (default: 64)")
+    p.add_argument("--steps", type=bounded(int, "[1, 1000000]"), default=1000, help="Gibbs steps per chain, 1 to 1e6 "
+                   "(default: 1000)")
+    p.add_argument("--out", default="samples.png", metavar="FILE.png", help="PNG file to write (default: samples.png)")
+    p.add_argument("--seed", type=bounded(int, "[0, 4294967295]"), default=0, help="sampling seed (default: 0)")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {args.out}: give a file name ending in .png")
+    if out.is_dir() or not out.parent.is_dir():
+        raise ConfigError(f"--out {args.out}: {'a folder' if out.is_dir() else 'its folder does not exist'}; "
+                          "give a .png file in an existing folder")
+    device = pick_device(args.device)
+    model = load_run(args.run, device=device)
+    shape = model.run_config["data"]["input_shape"]
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise ConfigError(f"{args.run}: its inputs {shape} are not images to draw")
+    g = torch.Generator(device=device).manual_seed(args.seed)
+    images = rbm.sample(model, args.chains, args.steps, generator=g).cpu().view(args.chains, *shape)  # (N, V) -> (N, C, H, W)
+    try:
+        rbm.save_png(rbm.image_grid(images), out)
+    except OSError as e:
+        raise ConfigError(f"--out {args.out}: cannot write it ({e.strerror or e})") from None
+    print(f"{args.chains} samples after {args.steps} Gibbs steps: {out}")
+    return 0
+
+
+def _sample_lm(argv):
     """A trained language model continues a prime, sampling one token at a time."""
     from deepnet import load_run
     from deepnet.core.runtime import pick_device
     from deepnet.systems import rnn_lm
 
-    p = ArgumentParser(prog="deepnet sample", description="Continue a prime with a trained recurrent language model.")
+    p = ArgumentParser(prog="deepnet sample", description="Continue a prime with a trained recurrent language model "
+                       "(an rbm run takes other flags: deepnet sample --run DIR --help).")
     p.add_argument("--run", required=True, metavar="DIR", help="run folder of an rnn_lm (e.g. runs/quick/char_lm_shakespeare/model)")
     p.add_argument("--prime", default="\n", help='text to start from (default: a newline), e.g. "ROMEO:"')
     p.add_argument("--length", type=bounded(int, "[1, 1000000]"), default=500, help="tokens to sample, 1 to 1e6 (default: 500)")
@@ -557,7 +623,7 @@ def cmd_sample(argv, command):
         raise ConfigError("--length and --top-k cannot be negative and --temperature must be positive")
     model = load_run(args.run, device=pick_device(args.device))
     if model.run_config.get("system") != "rnn_lm":
-        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run, not a recurrent language model (rnn_lm)")
+        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run: deepnet sample reads rnn_lm and rbm runs")
     try:
         out, notes = rnn_lm.sample(model, args.prime, args.length, args.temperature, args.top_k, args.seed, args.unknown)
     except ValueError as e:

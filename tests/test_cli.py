@@ -75,7 +75,7 @@ def test_every_experiment_has_the_contract_attributes():
         exp = load(path)
         assert exp.NAME == name
         assert exp.CLAIM and exp.SECTION and isinstance(exp.DATA, list)
-        assert set(exp.PROFILES) == {"smoke", "quick", "full"}
+        assert {"smoke", "quick", "full"} <= set(exp.PROFILES) <= {"smoke", "quick", "full-cpu", "full"}
         assert all(isinstance(c, exp.Config) for c in exp.PROFILES.values())
 
 
@@ -248,3 +248,18 @@ def test_values_a_user_can_type_get_one_line(argv, tmp_path, monkeypatch, capsys
     assert main(["--threads", "1", *argv] if argv[0] != "--threads" else argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("deepnet: error:"), err
+
+
+def test_reproduce_all_runs_what_has_its_data_and_names_the_fetch_for_the_rest(tmp_path, monkeypatch, capsys):
+    from deepnet import cli
+
+    monkeypatch.setattr(cli, "EXPERIMENTS", {n: cli.EXPERIMENTS[n] for n in ("sgd_digits", "convnet_mnist")})
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("DEEPNET_DATA", str(tmp_path / "empty"))  # digits ship with scikit-learn; MNIST is absent
+    monkeypatch.setenv("DEEPNET_CACHE", str(tmp_path / "cache"))
+    assert main(["--threads", "1", "reproduce", "--all", "--smoke", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "convnet_mnist: skipped" in out and "deepnet data fetch mnist" in out
+    assert (tmp_path / "out" / "sgd_digits" / "result.json").is_file()
+    assert not (tmp_path / "out" / "convnet_mnist").exists()
+    assert main(["reproduce", "--all", "sgd_digits"]) == 2  # names or --all, not both

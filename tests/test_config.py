@@ -185,11 +185,3 @@ def test_the_suite_never_writes_into_the_users_cache():
 
     assert not str(store.cache_root()).startswith(str(Path.home() / ".cache")), store.cache_root()
 
-
-def test_every_experiment_has_the_three_profiles_and_no_unknown_one():
-    from deepnet.cli import EXPERIMENTS
-    from deepnet.experiments import PROFILES, load
-
-    for name, path in EXPERIMENTS.items():
-        names = set(load(path).PROFILES)
-        assert {"smoke", "quick", "full"} <= names <= set(PROFILES), (name, names)

@@ -52,6 +52,9 @@ CASES = {
     "ntm": (["ntm", "--data", "copy", "--controller-size", "32", "--memory-n", "32", "--batch-size", "8",
              "--max-len", "10", "--val-lengths", "5", "10", "--steps", "400", "--val-every", "100",
              "--checkpoint-every", "20"], "checkpoint.pt", 120, None),
+    # a deep belief net by PCD-3 (the fantasy chains and momentum buffers are carried), killed in its second layer
+    "rbm": (["rbm", "--data", "digits", "--layers", "256", "128", "--persistent", "--cd-steps", "3", "--epochs", "30",
+             "--batch-size", "16", "--checkpoint-every", "25", "--seed", "3"], "checkpoint.pt", 2300, None),
     "seq2seq": (["seq2seq", "--data", "multi30k", "--subset", "800", "--src-vocab", "200", "--tgt-vocab", "200",
                  "--embed", "16", "--hidden", "32", "--attn-size", "16", "--layers", "1", "--epochs", "2",
                  "--batch-size", "32", "--optimizer", "adamw", "--lr", "3e-3", "--checkpoint-every", "5"],

@@ -46,6 +46,7 @@ SYSTEMS = {
     "nplm": "deepnet.systems.nplm",
     "ngram": "deepnet.systems.ngram",
     "seq2seq": "deepnet.systems.seq2seq",
+    "rbm": "deepnet.systems.rbm",
 }
 
 
