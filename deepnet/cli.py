@@ -45,6 +45,8 @@ EXPERIMENTS = {
     "convnet_vs_mlp_invariance": "deepnet.experiments.convnet_vs_mlp_invariance",
     "convnet_cifar10": "deepnet.experiments.convnet_cifar10",
     "dropout_augmentation": "deepnet.experiments.dropout_augmentation",
+    "dbn_mnist": "deepnet.experiments.dbn_mnist",
+    "rbm_loglik": "deepnet.experiments.rbm_loglik",
     "babi_memn2n": "deepnet.experiments.babi_memn2n",
     "babi_hops": "deepnet.experiments.babi_hops",
     "ntm_copy": "deepnet.experiments.ntm_copy",
