@@ -68,7 +68,7 @@ CLAIM = ("A restricted Boltzmann machine trained without labels learns a probabi
          "its test log-probability (partition function by annealed importance sampling) improves over CD-1 when the "
          "negative phase runs more Gibbs steps (CD-k) or keeps persistent chains (PCD).")
 SECTION = "The return of neural networks; Unsupervised learning (RBMs as layers of feature detectors)"
-HEADLINE = ("An RBM models digits; persistent CD beats CD-1", "test_logprob_pcd")
+HEADLINE = ("An RBM learns a density of digits (log-likelihood by AIS)", "test_logprob_cd1")
 DATA = ["mnist"]
 PAPER = {
     "test_logprob_cdk": {
@@ -133,7 +133,11 @@ def targets(profile, cfg):
     # and Tieleman (2008): persistent chains beat CD-1; and every RBM should beat independent pixels
     out = {"test_logprob_cdk": {"op": ">", "metric": "test_logprob_cd1"},
            "test_logprob_pcd": {"op": ">", "metric": "test_logprob_cd1"},
-           "test_logprob_cd1": {"op": ">", "metric": "test_logprob_base_rate"}}
+           "test_logprob_cd1": {"op": ">", "metric": "test_logprob_base_rate"},
+           # a log-likelihood is only evidence when its AIS estimate is: at least 10 of the runs carry the weights
+           # (effective sample size; with fewer, log Z is most likely too low and the log-probability too high)
+           "cdk_ais_ess": {"op": ">=", "value": 10.0},
+           "pcd_ais_ess": {"op": ">=", "value": 10.0}}
     if profile in ("full", "full-cpu"):
         out["test_logprob_pcd"] = {"op": ">=", "metric": "test_logprob_cdk"}  # PCD at least as good as CD-25
         if cfg.cd_k == 25 and cfg.hidden == 500 and not cfg.train_images:
