@@ -84,7 +84,9 @@ def short_source(source):
     parts = source.split(";")[0].split(",")
     n = next((i + 1 for i, p in enumerate(parts) if re.search(r"\b(1[89]|20)\d\d\b", p)), 1)  # up to the year
     first = ",".join(parts[:n]).strip()
-    ref = re.search(r"\b(Table|Tab\.|Figure|Fig\.|p\.|page|section|§)\s*[\w.-]+", source)
+    if first.count("(") > first.count(")"):  # cut inside a parenthesis: close it
+        first = first.split("(")[0].strip()
+    ref = re.search(r"(\b(Table|Tab\.|Figure|Fig\.|p\.|page|section)|§)\s*[0-9IVX][\w.-]*", source)
     text = first if not ref or ref.group(0) in first else f"{first}, {ref.group(0)}"
     return text + (" (not confirmed)" if "not confirmed" in source and "not confirmed" not in text else "")
 
