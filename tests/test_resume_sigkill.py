@@ -105,6 +105,9 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(case, tmp_path)
     os.kill(p.pid, signal.SIGKILL)  # no warning, no clean-up: as a power cut or the OOM killer would
     p.wait()
     assert p.returncode == -signal.SIGKILL and saved is not None
+    # the run may have written a later checkpoint between our look and the kill: what is on disk now is what resumes
+    saved = load_checkpoint(killed / watched)
+    assert not saved.get("finished"), "the run finished before it could be killed: make it longer"
 
     resumed = subprocess.run([sys.executable, "-m", "deepnet.cli", "train", "--resume", str(killed), *COMMON],
                              cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,

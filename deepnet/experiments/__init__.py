@@ -50,15 +50,15 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     succeeds, so a failed or interrupted run never leaves a half-written result behind.
     `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
     """
-    if profile not in exp.PROFILES:
-        others = ", ".join(f"--{p}" for p in exp.PROFILES)
-        raise ConfigError(f"{exp.NAME} has no {profile} profile (it has {others})")
     absent = missing_data(exp)
     if absent:
         hints = "; ".join(f"{n}: {datasets.get(n).DESCRIPTION}" for n in absent)
         fetch = list(dict.fromkeys(datasets.fetch_name(n) for n in absent))
         raise Skipped(f"{exp.NAME} needs data not found here ({hints}); "
                       f"{store.fetch_advice(*fetch)} (see 'deepnet data list')")
+    if profile not in exp.PROFILES:
+        others = ", ".join(f"--{p}" for p in exp.PROFILES)
+        raise ConfigError(f"{exp.NAME} has no {profile} profile (it has {others})")
     cfg = exp.PROFILES[profile]
     changes = dict(overrides or {})
     if seed is not None:
