@@ -31,6 +31,7 @@ bench: venv
 	$(PY) benchmarks/bench_convnet.py
 	$(PY) benchmarks/bench_ntm.py
 	$(PY) benchmarks/bench_lm.py
+	$(PY) benchmarks/bench_rbm.py
 
 # Regenerate the README's results table from results/ (never typed by hand).
 readme: venv
