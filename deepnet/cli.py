@@ -144,15 +144,13 @@ def cmd_reproduce(argv, command):
     if args.all:
         if args.names:
             raise ConfigError("deepnet reproduce: give experiment names or --all, not both")
-        from deepnet import data as datasets
         from deepnet.data.store import fetch_advice
-        from deepnet.experiments import missing_data
+        from deepnet.experiments import to_fetch
 
         for name in EXPERIMENTS:
-            absent = missing_data(_experiment(name))
-            if absent:
-                print(f"   {name}: skipped, its data is not here; "
-                      f"{fetch_advice(*dict.fromkeys(datasets.fetch_name(n) for n in absent))}")
+            fetch = to_fetch(_experiment(name))
+            if fetch:
+                print(f"   {name}: skipped, its data is not here; {fetch_advice(*fetch)}")
             elif profile in _experiment(name).PROFILES:
                 args.names.append(name)
     if args.help or not args.names:
@@ -241,15 +239,14 @@ def cmd_demo(argv, command):
 
 def _what_next():
     """The demo's last words: the fetch command for every dataset an experiment lacks here, and how to run them."""
-    from deepnet import data as datasets
-    from deepnet.experiments import missing_data
+    from deepnet.experiments import to_fetch
 
     lacking, needs = {}, []  # fetch name -> experiments; experiments that lack data
     for name in EXPERIMENTS:
-        absent = missing_data(_experiment(name))
-        for d in absent:
-            lacking.setdefault(datasets.fetch_name(d), []).append(name)
-        needs += [name] if absent else []
+        fetch = to_fetch(_experiment(name))
+        for d in fetch:
+            lacking.setdefault(d, []).append(name)
+        needs += [name] if fetch else []
     example = next((n for n in DEMO if n in needs), None) or next(n for n in EXPERIMENTS if n not in DEMO)
     lines = []
     if lacking:
@@ -697,14 +694,14 @@ def _dataset_rows():
 def _write_report(runs, out):
     from deepnet.report import load_results, write_html
 
-    from deepnet.experiments import missing_data
+    from deepnet.experiments import to_fetch
 
     problems = []
     results = load_results(runs, problems)
     for line in problems:
         print(f"deepnet: warning: skipped {line}", file=sys.stderr)
     exps = {name: _experiment(name) for name in EXPERIMENTS}
-    skipped = {n: f"deepnet data fetch {' '.join(missing_data(e))}" for n, e in exps.items() if missing_data(e)}
+    skipped = {n: f"deepnet data fetch {' '.join(to_fetch(e))}" for n, e in exps.items() if to_fetch(e)}
     return write_html(results, out, datasets=_dataset_rows(), problems=problems,
                       headlines={n: e.HEADLINE for n, e in exps.items()}, skipped=skipped,
                       profiles={n: {p: dataclasses.asdict(c) for p, c in e.PROFILES.items()} for n, e in exps.items()})

@@ -43,6 +43,11 @@ def missing_data(exp):
     return [name for name in exp.DATA if not datasets.available(name)]
 
 
+def to_fetch(exp):
+    """What `deepnet data fetch` needs for `exp` here: the fetch names of its absent datasets, once each."""
+    return list(dict.fromkeys(datasets.fetch_name(n) for n in missing_data(exp)))
+
+
 def run_experiment(exp, profile, out_root, seed=None, overrides=None, command="", keep_dir=None, device=None):
     """Run experiment module `exp` at `profile`; write <out_root>/<NAME>/result.json; return the result.
 
@@ -53,9 +58,8 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     absent = missing_data(exp)
     if absent:
         hints = "; ".join(f"{n}: {datasets.get(n).DESCRIPTION}" for n in absent)
-        fetch = list(dict.fromkeys(datasets.fetch_name(n) for n in absent))
         raise Skipped(f"{exp.NAME} needs data not found here ({hints}); "
-                      f"{store.fetch_advice(*fetch)} (see 'deepnet data list')")
+                      f"{store.fetch_advice(*to_fetch(exp))} (see 'deepnet data list')")
     if profile not in exp.PROFILES:
         others = ", ".join(f"--{p}" for p in exp.PROFILES)
         raise ConfigError(f"{exp.NAME} has no {profile} profile (it has {others})")

@@ -2,6 +2,7 @@
 page: shared by both (deepnet/report/__init__.py and html.py import it; it imports neither)."""
 
 import math
+import re
 
 from deepnet.core.results import _is_number
 
@@ -79,8 +80,6 @@ def hardware(env):
 def short_source(source):
     """'Simard et al. 2003, Table 2' from a longer source string: its first part and its first table,
     figure or page reference (the full string stays on the experiment's page)."""
-    import re
-
     parts = source.split(";")[0].split(",")
     n = next((i + 1 for i, p in enumerate(parts) if re.search(r"\b(1[89]|20)\d\d\b", p)), 1)  # up to the year
     first = ",".join(parts[:n]).strip()
