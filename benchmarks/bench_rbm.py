@@ -18,6 +18,7 @@ import time
 import torch
 
 from deepnet.core.runtime import environment
+from deepnet.core import boltzmann as B
 from deepnet.systems import rbm as R
 
 
@@ -41,13 +42,13 @@ def reference_update(W, b, c, vel, v0, lr, momentum, weight_decay, u_h0, u_v1):
 def bench_cd(updates, batch=100, V=784, H=500):
     torch.manual_seed(0)
     data = (torch.rand(50, batch, V) < 0.13).float()  # MNIST-like sparsity of "on" pixels
-    ours = R.RBM(V, H)
+    ours = B.RBM(V, H)
     W, b, c = (ours.weight.detach().clone(), ours.visible_bias.detach().clone(), ours.hidden_bias.detach().clone())
-    vel_ours, vel_ref = R.zero_velocity(ours), {k: torch.zeros_like(v) for k, v in R.zero_velocity(ours).items()}
+    vel_ours, vel_ref = B.zero_velocity(ours), {k: torch.zeros_like(v) for k, v in B.zero_velocity(ours).items()}
 
     def run_ours(n):
         for i in range(n):
-            R.cd_update(ours, data[i % len(data)], vel_ours, 0.1, 0.5, 2e-4, k=1)
+            B.cd_update(ours, data[i % len(data)], vel_ours, 0.1, 0.5, 2e-4, k=1)
 
     def run_ref(n):
         for i in range(n):
@@ -68,7 +69,7 @@ def bench_cd(updates, batch=100, V=784, H=500):
 
 def bench_ais(betas):
     torch.manual_seed(0)
-    model = R.RBM(784, 500)
+    model = B.RBM(784, 500)
     with torch.no_grad():
         model.weight.normal_(0, 0.05)
     counts = (round(betas * 500 / 14500), round(betas * 4000 / 14500))

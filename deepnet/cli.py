@@ -47,6 +47,7 @@ EXPERIMENTS = {
     "dropout_augmentation": "deepnet.experiments.dropout_augmentation",
     "dbn_mnist": "deepnet.experiments.dbn_mnist",
     "rbm_loglik": "deepnet.experiments.rbm_loglik",
+    "autoencoder_mnist": "deepnet.experiments.autoencoder_mnist",
     "babi_memn2n": "deepnet.experiments.babi_memn2n",
     "babi_hops": "deepnet.experiments.babi_hops",
     "ntm_copy": "deepnet.experiments.ntm_copy",

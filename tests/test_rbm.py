@@ -12,6 +12,7 @@ import torch
 from deepnet.cli import main
 from deepnet.core.checkpoint import load_checkpoint
 from deepnet.data import digits
+from deepnet.core import boltzmann as B
 from deepnet.systems import rbm as R
 
 
@@ -22,7 +23,7 @@ def states(n):
 
 def tiny(V=5, H=4, visible="bernoulli", scale=0.7, seed=0):
     torch.manual_seed(seed)
-    m = R.RBM(V, H, visible).double()
+    m = B.RBM(V, H, visible).double()
     with torch.no_grad():
         m.weight.normal_(0, scale)
         m.visible_bias.normal_(0, scale)
@@ -52,7 +53,7 @@ def test_exact_log_z_and_log_prob_equal_the_sums_over_every_state():
     assert torch.allclose(R.log_prob(m, vs, R.exact_log_z(m)), log_p, atol=1e-10)
     assert torch.logsumexp(log_p, 0).item() == pytest.approx(0.0, abs=1e-10)  # a distribution
     with pytest.raises(ValueError, match="at most 20 hidden units"):
-        R.exact_log_z(R.RBM(4, 21))
+        R.exact_log_z(B.RBM(4, 21))
 
 
 def test_gaussian_exact_log_z_is_the_integral_over_v():
@@ -77,13 +78,13 @@ def test_gibbs_sampling_reaches_the_model_distribution():
 
 def test_cd1_update_shapes_signs_and_momentum():
     torch.manual_seed(0)
-    m = R.RBM(6, 3)  # weights ~0, biases 0: the model puts p = 1/2 on every unit
-    vel = R.zero_velocity(m)
+    m = B.RBM(6, 3)  # weights ~0, biases 0: the model puts p = 1/2 on every unit
+    vel = B.zero_velocity(m)
     assert {k: tuple(t.shape) for k, t in vel.items()} == {"weight": (3, 6), "visible_bias": (6,), "hidden_bias": (3,)}
     data = torch.zeros(2000, 6)
     data[:, 0] = 1  # unit 0 always on, the others always off
     before = {k: p.clone() for k, p in m.named_parameters()}
-    err = R.cd_update(m, data, vel, lr=0.1, momentum=0.0, weight_decay=0.0)
+    err = B.cd_update(m, data, vel, lr=0.1, momentum=0.0, weight_decay=0.0)
     assert err.ndim == 0 and 0 < err.item() / len(data) < 6
     db = m.visible_bias - before["visible_bias"]
     # <v>_data − <v>_model: unit 0: 1 − 1/2, the others 0 − 1/2 (times the rate)
@@ -92,13 +93,13 @@ def test_cd1_update_shapes_signs_and_momentum():
     assert (dw[:, 0] > 0).all() and (dw[:, 1:] < 0).all()  # h_j v_0 more often in the data, h_j v_i less
     # momentum: with rate 0, a step only adds mu times the last velocity to the parameters
     last, w = {k: t.clone() for k, t in vel.items()}, m.weight.clone()
-    R.cd_update(m, data, vel, lr=0.0, momentum=0.9, weight_decay=0.5)
+    B.cd_update(m, data, vel, lr=0.0, momentum=0.9, weight_decay=0.5)
     assert torch.allclose(vel["weight"], 0.9 * last["weight"]) and torch.allclose(m.weight, w + vel["weight"])
     # weight decay: −ε λ W on the weights, nothing on the biases (same draws with and without it)
-    twins = [R.RBM(6, 3), R.RBM(6, 3)]
+    twins = [B.RBM(6, 3), B.RBM(6, 3)]
     for t, wd in zip(twins, (0.0, 0.5)):
         t.load_state_dict(m.state_dict())
-        R.cd_update(t, data, R.zero_velocity(t), lr=0.1, momentum=0.0, weight_decay=wd,
+        B.cd_update(t, data, B.zero_velocity(t), lr=0.1, momentum=0.0, weight_decay=wd,
                     generator=torch.Generator().manual_seed(5))
     assert torch.allclose(twins[1].weight - twins[0].weight, -0.1 * 0.5 * m.weight, atol=1e-6)
     assert torch.equal(twins[1].visible_bias, twins[0].visible_bias)
@@ -106,7 +107,7 @@ def test_cd1_update_shapes_signs_and_momentum():
 
 def test_pcd_chains_persist_across_updates_and_drive_the_negative_phase():
     # W = 10 I, b = c = -5: a Gibbs step copies v into h and back, so a chain stays where it is
-    m = R.RBM(4, 4)
+    m = B.RBM(4, 4)
     with torch.no_grad():
         m.weight.copy_(10 * torch.eye(4))
         m.visible_bias.fill_(-5)
@@ -114,15 +115,15 @@ def test_pcd_chains_persist_across_updates_and_drive_the_negative_phase():
     data = torch.ones(50, 4)
     chains = torch.zeros(50, 4)
     kept = chains
-    vel = R.zero_velocity(m)
+    vel = B.zero_velocity(m)
     b0 = m.visible_bias.clone()
     for _ in range(3):
-        R.cd_update(m, data, vel, lr=0.01, momentum=0.0, chains=chains)
+        B.cd_update(m, data, vel, lr=0.01, momentum=0.0, chains=chains)
     assert chains is kept and chains.mean() < 0.1  # advanced in place, not restarted at the data
     assert ((m.visible_bias - b0) > 0.025).all()  # <v>_data − <v>_chains ≈ 1 at each of the 3 updates
-    cd = R.RBM(4, 4)
+    cd = B.RBM(4, 4)
     cd.load_state_dict({**m.state_dict(), "visible_bias": b0})
-    R.cd_update(cd, data, R.zero_velocity(cd), lr=0.01, momentum=0.0)  # CD: the chain starts at the data
+    B.cd_update(cd, data, B.zero_velocity(cd), lr=0.01, momentum=0.0)  # CD: the chain starts at the data
     assert ((cd.visible_bias - b0).abs() < 0.005).all()
 
 
@@ -131,18 +132,18 @@ def test_training_lowers_the_reconstruction_error_on_real_mnist(data_dir):
 
     data = mnist.load(seed=0)
     torch.manual_seed(0)
-    model = R.DBN(784, (100,))
+    model = B.DBN(784, (100,))
     train = model.inputs(data.train.x[:2000])  # (2000, 784) intensities in [0, 1]
     held = model.inputs(data.val.x[:500])
     rbm = model.rbms[0]
     with torch.no_grad():
-        rbm.visible_bias.copy_(R.base_rate_bias(train).float())
-    before = R._recon_error(rbm, held, 500)
-    vel = R.zero_velocity(rbm)
+        rbm.visible_bias.copy_(B.base_rate_bias(train).float())
+    before = B._recon_error(rbm, held, 500)
+    vel = B.zero_velocity(rbm)
     for epoch in range(3):
         for i in range(0, len(train), 100):
-            R.cd_update(rbm, train[i:i + 100], vel, lr=0.1, momentum=0.5, weight_decay=2e-4)
-    after = R._recon_error(rbm, held, 500)
+            B.cd_update(rbm, train[i:i + 100], vel, lr=0.1, momentum=0.5, weight_decay=2e-4)
+    after = B._recon_error(rbm, held, 500)
     assert after < 0.7 * before, (before, after)
 
 
@@ -152,13 +153,13 @@ def digits_rbm():
     data = digits.load(seed=0)
     torch.manual_seed(0)
     v = (data.train.x.flatten(1).float() / 255 > 0.5).float()  # (1079, 64) binary
-    rbm = R.RBM(64, 12)
+    rbm = B.RBM(64, 12)
     with torch.no_grad():
-        rbm.visible_bias.copy_(R.base_rate_bias(v).float())
-    vel = R.zero_velocity(rbm)
+        rbm.visible_bias.copy_(B.base_rate_bias(v).float())
+    vel = B.zero_velocity(rbm)
     for epoch in range(20):
         for i in range(0, len(v), 50):
-            R.cd_update(rbm, v[i:i + 50], vel, lr=0.1, momentum=0.5 if epoch < 5 else 0.9, weight_decay=2e-4)
+            B.cd_update(rbm, v[i:i + 50], vel, lr=0.1, momentum=0.5 if epoch < 5 else 0.9, weight_decay=2e-4)
     return rbm, v
 
 
@@ -167,7 +168,7 @@ def test_ais_agrees_with_the_exact_log_z(digits_rbm):
     assert rbm.weight.abs().max() > 1  # not the trivial base model
     exact = R.exact_log_z(rbm)
     g = torch.Generator().manual_seed(0)
-    est = R.ais_log_z(rbm, R.base_rate_bias(v), runs=100, generator=g)  # the paper's 14,500 steps
+    est = R.ais_log_z(rbm, B.base_rate_bias(v), runs=100, generator=g)  # the paper's 14,500 steps
     assert len(est.log_weights) == 100 and est.lower <= est.log_z <= est.upper
     assert est.log_z_base < exact  # the base rate model knows nothing of the hidden units' pull
     # the stated tolerance: within 3 standard errors of the estimate, and within 0.5 nats
@@ -187,7 +188,7 @@ def test_ais_for_gaussian_visible_units():
 
 def test_dbn_unrolls_into_a_classifier_initialised_by_its_rbms():
     torch.manual_seed(0)
-    dbn = R.DBN(64, (20, 10))
+    dbn = B.DBN(64, (20, 10))
     with torch.no_grad():
         for r in dbn.rbms:
             r.hidden_bias.normal_()
@@ -202,7 +203,7 @@ def test_dbn_unrolls_into_a_classifier_initialised_by_its_rbms():
     assert z.shape == (5, 10) and loss.requires_grad  # trainable by backprop (the engine)
     assert R.unrolled_config(dbn)["hidden"] == [20, 10]
     # a Gaussian bottom layer: its standardisation folded into the first layer
-    gauss = R.DBN(64, (20,), visible="gaussian")
+    gauss = B.DBN(64, (20,), visible="gaussian")
     with torch.no_grad():
         gauss.data_mean.uniform_(0, 1)
         gauss.data_std.uniform_(0.1, 1)
@@ -211,7 +212,7 @@ def test_dbn_unrolls_into_a_classifier_initialised_by_its_rbms():
 
 def test_forward_is_the_interface_reconstruction_loss():
     torch.manual_seed(0)
-    dbn = R.DBN(64, (16, 8))
+    dbn = B.DBN(64, (16, 8))
     x = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8)
     recon, loss = dbn(x, torch.zeros(4, dtype=torch.long))
     v = dbn.inputs(x)
@@ -254,7 +255,7 @@ def test_gaussian_visible_units_learn_standardised_digits(tmp_path):
     model, result = R.train(cfg, data, tc, tmp_path / "run")
     hist = result["history"]
     assert math.isfinite(hist[-1]["val_recon"]) and hist[-1]["val_recon"] < hist[0]["val_recon"]
-    assert model.data_std.min() >= R.STD_FLOOR and model.data_mean.max() <= 1
+    assert model.data_std.min() >= B.STD_FLOOR and model.data_mean.max() <= 1
     sample = R.sample(model, 4, 10)
     assert sample.shape == (4, 64) and 0 <= sample.min() and sample.max() <= 1
 

@@ -55,6 +55,20 @@ CASES = {
     # a deep belief net by PCD-3 (the fantasy chains and momentum buffers are carried), killed in its second layer
     "rbm": (["rbm", "--data", "digits", "--layers", "256", "128", "--persistent", "--cd-steps", "3", "--epochs", "30",
              "--batch-size", "16", "--checkpoint-every", "25", "--seed", "3"], "checkpoint.pt", 2300, None),
+    # a deep autoencoder killed while its RBM stack pre-trains (second layer), while its second denoising layer
+    # trains, and while it is fine-tuned
+    "autoencoder_in_rbm_pretraining": (
+        ["autoencoder", "--data", "digits", "--layers", "256", "128", "--pretrain", "rbm", "--pretrain-epochs", "30",
+         "--pretrain-batch-size", "16", "--epochs", "2", "--checkpoint-every", "25", "--seed", "3"],
+        "pretrain/checkpoint.pt", 2300, None),
+    "autoencoder_in_dae_pretraining": (
+        ["autoencoder", "--data", "digits", "--layers", "256", "128", "--pretrain", "dae", "--pretrain-epochs", "12",
+         "--pretrain-batch-size", "16", "--epochs", "2", "--checkpoint-every", "25", "--seed", "3"],
+        "pretrain/layer2/checkpoint.pt", 200, None),
+    "autoencoder_fine_tuning": (
+        ["autoencoder", "--data", "digits", "--layers", "256", "128", "--pretrain", "dae", "--pretrain-epochs", "2",
+         "--epochs", "40", "--batch-size", "16", "--checkpoint-every", "25", "--seed", "3"],
+        "checkpoint.pt", 600, None),
     "seq2seq": (["seq2seq", "--data", "multi30k", "--subset", "800", "--src-vocab", "200", "--tgt-vocab", "200",
                  "--embed", "16", "--hidden", "32", "--attn-size", "16", "--layers", "1", "--epochs", "2",
                  "--batch-size", "32", "--optimizer", "adamw", "--lr", "3e-3", "--checkpoint-every", "5"],

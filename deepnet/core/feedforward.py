@@ -6,7 +6,7 @@ outputs followed by a non-linearity (Figure 1c):
     z_l = W_l y_{l-1} + b_l        y_l = f(z_l),   f in {ReLU, tanh, logistic}
 
 and the last layer's outputs are class scores, trained with the cross-entropy loss
--log softmax(z_L)[target]. systems/mlp.py is this net as a system of its own; systems/rbm.py
+-log softmax(z_L)[target]. systems/mlp.py is this net as a system of its own; core/boltzmann.py
 unrolls a deep belief net into it (logistic units initialised with the RBMs' weights) for
 fine-tuning by backpropagation.
 

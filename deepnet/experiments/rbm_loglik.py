@@ -60,6 +60,7 @@ from typing import Literal
 
 import torch
 
+from deepnet.core import boltzmann
 from deepnet.data import mnist
 from deepnet.systems import rbm
 
@@ -169,7 +170,7 @@ def run(cfg, out_dir, profile):
     pick = torch.randperm(len(data.train), generator=g)[:cfg.train_eval_images]
     v_train = binarize(data.train.x[pick], g)
     intensities = data.train.x.flatten(1).float() / 255
-    base_bias = rbm.base_rate_bias(intensities)  # (784,): the AIS base-rate model's visible biases
+    base_bias = boltzmann.base_rate_bias(intensities)  # (784,): the AIS base-rate model's visible biases
     betas = ais_schedule(cfg.ais_betas)
     metrics = {"n_train": len(data.train), "n_test": n_test, "test_binarize_seed": cfg.binarize_seed,
                "ais_runs": cfg.ais_runs, "ais_intermediate": len(betas) - 1, "cd_k": cfg.cd_k,

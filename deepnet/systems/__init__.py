@@ -47,6 +47,7 @@ SYSTEMS = {
     "ngram": "deepnet.systems.ngram",
     "seq2seq": "deepnet.systems.seq2seq",
     "rbm": "deepnet.systems.rbm",
+    "autoencoder": "deepnet.systems.autoencoder",
 }
 
 

@@ -15,7 +15,7 @@ architectures": ReLU nets train without unsupervised pre-training). `init` picks
 fan_out)), for tanh and logistic), or torch's default (U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
 The backpropagation of this net, written out by hand, is deepnet.core.backprop. The layer
 stack itself (class MLP) lives in deepnet/core/feedforward.py, because another system (a deep
-belief net, systems/rbm.py) unrolls into it; `mlp.MLP` is that class.
+belief net, core/boltzmann.py) unrolls into it; `mlp.MLP` is that class.
 """
 
 import math
