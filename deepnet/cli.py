@@ -47,6 +47,8 @@ EXPERIMENTS = {
     "dropout_augmentation": "deepnet.experiments.dropout_augmentation",
     "dbn_mnist": "deepnet.experiments.dbn_mnist",
     "rbm_loglik": "deepnet.experiments.rbm_loglik",
+    "pretraining_few_labels": "deepnet.experiments.pretraining_few_labels",
+    "pretraining_transfer": "deepnet.experiments.pretraining_transfer",
     "autoencoder_mnist": "deepnet.experiments.autoencoder_mnist",
     "babi_memn2n": "deepnet.experiments.babi_memn2n",
     "babi_hops": "deepnet.experiments.babi_hops",
