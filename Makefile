@@ -32,6 +32,7 @@ bench: venv
 	$(PY) benchmarks/bench_ntm.py
 	$(PY) benchmarks/bench_lm.py
 	$(PY) benchmarks/bench_rbm.py
+	$(PY) benchmarks/bench_autoencoder.py
 
 # Regenerate the README's results table from results/ (never typed by hand).
 readme: venv
