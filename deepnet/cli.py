@@ -363,8 +363,9 @@ def cmd_train(argv, command):
 
     tp = ArgumentParser(prog=f"deepnet train {first.system}", description=(module.__doc__ or "").strip(),
                         formatter_class=argparse.RawDescriptionHelpFormatter)  # the docstring's lines kept
-    tp.add_argument("--data", default=saved["data"]["name"] if saved else None,
-                    help=f"dataset: {', '.join(module.TRAINS_ON)}")
+    tp.add_argument("--data", default=(saved["data"].get("path") or saved["data"]["name"]) if saved else None,
+                    help=f"dataset: {', '.join(module.TRAINS_ON)}"
+                         + (", or PATH: your own data (see README, 'Your own data')" if first.system in systems.USER_DATA else ""))
     tp.add_argument("--data-seed", type=bounded(int, "[0, 4294967295]"), default=saved["data"].get("seed", 0) if saved else 0,
                     help="seed of the train/validation split (default: 0)")
     tp.add_argument("--subset", type=bounded(int, "[0, 1e9]"), default=saved["data"].get("subset", 0) if saved else 0,
@@ -384,7 +385,9 @@ def cmd_train(argv, command):
     args = tp.parse_args(rest)
     if not args.data:
         raise ConfigError(f"deepnet train {first.system}: --data NAME is required ({', '.join(module.TRAINS_ON)})")
-    if args.data not in module.TRAINS_ON:
+    from deepnet.data import user
+
+    if args.data not in module.TRAINS_ON and not user.is_path(args.data):
         from deepnet.data import did_you_mean
 
         raise ConfigError(f"system '{first.system}' cannot be trained on '{args.data}'"
@@ -398,11 +401,15 @@ def cmd_train(argv, command):
                                             for part in ("train", "val", "test") for p in [getattr(data, part)]})
     run_config = {"system": first.system, "model": dataclasses.asdict(model_cfg),
                   "data": {**data.info(), "seed": args.data_seed, "subset": args.subset}, "augment": args.augment}
-    run_dir = Path(first.resume or args.out or f"runs/train/{first.system}_{args.data}")
+    run_dir = Path(first.resume or args.out or f"runs/train/{first.system}_{data.name}")
     seed_everything(train_cfg.seed)
     model = module.build(run_config)
     n_params = sum(p.numel() for p in model.parameters())
     say = print if int(os.environ.get("RANK", "0")) == 0 else (lambda *a, **k: None)  # torchrun: process 0 speaks
+    if user.is_path(args.data) and args.data not in module.TRAINS_ON:  # what was recognised in the user's folder or file
+        kind = systems.USER_DATA[first.system]
+        detail = {"images": f", {len(data.classes)} classes", "text": f", a vocabulary of {len(data.classes):,}"}.get(kind, "")
+        say(f"{args.data}: {data.extra['format']} data{detail}; {data.extra.get('notes') or data.notes}", flush=True)
     say(f"{first.system} on {args.data} ({_sizes(data)}), "
         f"{n_params:,} parameters, {torch.get_num_threads()} thread(s) -> {run_dir}", flush=True)
     augment = None
@@ -444,6 +451,8 @@ def cmd_eval(argv, command):
     p.add_argument("--split", choices=["train", "val", "test"], default="test", help="which part (default: test)")
     p.add_argument("--which", choices=["best", "last"], default="best", help="best.pt or checkpoint.pt")
     p.add_argument("--device", default="auto")
+    p.add_argument("--data", metavar="PATH", help="evaluate on this data of your own instead (same format as the run "
+                   "trained on, same classes; its --split part)")
     args = p.parse_args(argv)
     device = pick_device(args.device)
     model = load_run(args.run, which=args.which, device=device)
@@ -454,7 +463,10 @@ def cmd_eval(argv, command):
                           "evaluated by its experiment (deepnet experiments)")
     info = model.run_config["data"]
     cfg = config_from_dict(module.Config, model.run_config["model"])
-    data = systems.load_data(module, info["name"], info.get("seed", 0), cfg, like=info)
+    data = systems.load_data(module, args.data or info["name"], info.get("seed", 0), cfg, like=info)
+    if args.data and data.classes != info.get("classes"):
+        raise ConfigError(f"{args.data}: its classes ({', '.join(map(str, data.classes[:5]))}...) are not the ones "
+                          f"{args.run} was trained on ({', '.join(map(str, info.get('classes', [])[:5]))}...)")
     part = getattr(data, args.split)
     if len(part) == 0:
         raise ConfigError(f"{info['name']} has no {args.split} part; try --split val")

@@ -163,6 +163,8 @@ def parse_lines(lines, where="<text>", task=0):
                 ids = [int(s) for s in fields[2].split()] if len(fields) > 2 else []
             except ValueError:
                 raise bad("supporting-fact ids must be numbers") from None
+            if not story:
+                raise bad("a question before any sentence of its story (a story starts at line id 1)")
             missing = [i for i in ids if i not in line_to_sentence]
             if missing:
                 raise bad(f"supporting id(s) {missing} name no earlier sentence of this story")
@@ -278,20 +280,34 @@ def load(seed=0, tasks=(1,), size="1k", memory_size=50, val_fraction=0.1, vocab=
     g = torch.Generator().manual_seed(seed)
     parts = {"train": [], "val": [], "test": []}
     for t in tasks:
-        train = read_task(root, t, "train", size)
-        starts = [i for i, ex in enumerate(train) if i == 0 or ex.story_id != train[i - 1].story_id]
-        bounds = list(zip(starts, starts[1:] + [len(train)]))
-        order = torch.randperm(len(bounds), generator=g).tolist()
-        target, held = val_fraction * len(train), set()
-        n_held = 0
-        for s in order:
-            if n_held >= target:
-                break
-            held.add(s)
-            n_held += bounds[s][1] - bounds[s][0]
-        for s, (a, b) in enumerate(bounds):
-            parts["val" if s in held else "train"].extend(train[a:b])
+        train, val = hold_out_stories(read_task(root, t, "train", size), val_fraction, g)
+        parts["train"].extend(train)
+        parts["val"].extend(val)
         parts["test"].extend(read_task(root, t, "test", size))
+    notes = (f"tasks {list(tasks)} ({size}); validation: whole stories holding ~{val_fraction:.0%} of each "
+             f"task's training questions, seed {seed}")
+    return pack_parts(parts, NAME, notes, memory_size, vocab, sentence_size)
+
+
+def hold_out_stories(examples, fraction, generator):
+    """(kept, held): whole stories drawn at random until they hold `fraction` of the questions."""
+    starts = [i for i, ex in enumerate(examples) if i == 0 or ex.story_id != examples[i - 1].story_id]
+    bounds = list(zip(starts, starts[1:] + [len(examples)]))
+    order = torch.randperm(len(bounds), generator=generator).tolist()
+    target, held, n_held = fraction * len(examples), set(), 0
+    for s in order:
+        if n_held >= target:
+            break
+        held.add(s)
+        n_held += bounds[s][1] - bounds[s][0]
+    kept, out = [], []
+    for s, (a, b) in enumerate(bounds):
+        (out if s in held else kept).extend(examples[a:b])
+    return kept, out
+
+
+def pack_parts(parts, name, notes, memory_size=50, vocab=None, sentence_size=None, licence=LICENCE):
+    """BabiSplits from {train, val, test} lists of Examples (see load for vocab, sentence_size, memory_size)."""
     if vocab is None:
         vocab = build_vocab(parts["train"] + parts["val"])
     word_to_id = {w: i for i, w in enumerate(vocab)}
@@ -306,10 +322,9 @@ def load(seed=0, tasks=(1,), size="1k", memory_size=50, val_fraction=0.1, vocab=
         data[name], truncated[name] = ArrayDataset(x, y), cut
         task_of[name] = torch.tensor([ex.task for ex in exs], dtype=torch.int64)
     return BabiSplits(
-        name=NAME, train=data["train"], val=data["val"], test=data["test"], classes=vocab,
-        input_shape=(1 + memory_size, sentence_size), licence=LICENCE,
-        notes=(f"tasks {list(tasks)} ({size}); validation: whole stories holding ~{val_fraction:.0%} of each "
-               f"task's training questions, seed {seed}; memory {memory_size} most recent sentences"),
+        name=name, train=data["train"], val=data["val"], test=data["test"], classes=vocab,
+        input_shape=(1 + memory_size, sentence_size), licence=licence,
+        notes=f"{notes}; memory {memory_size} most recent sentences",
         tasks=task_of, memory_size=memory_size, sentence_size=sentence_size, truncated=truncated,
     )
 

@@ -16,7 +16,7 @@ training part (systems/seq2seq.py), and BLEU is scored on raw text against the r
 
 import gzip
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepnet.data import fetching, store
@@ -167,16 +167,18 @@ class Bitext:
     src_lang: str
     tgt_lang: str
     test_name: str = "test_2016_flickr"
+    name: str = NAME  # the user's own pairs (data/user.py) carry their folder's name and path
+    extra: dict = field(default_factory=dict)
 
     def head(self, n_train=0, n_eval=0):
         """The first n_train training pairs and n_eval validation and test pairs (0: all of that part)."""
         cut = lambda p, n: Parallel(p.src[:n], p.tgt[:n]) if n else p
         return Bitext(cut(self.train, n_train), cut(self.val, n_eval), cut(self.test, n_eval), self.src_lang,
-                      self.tgt_lang, self.test_name)
+                      self.tgt_lang, self.test_name, self.name, dict(self.extra))
 
     def info(self):
-        return {"name": NAME, "src_lang": self.src_lang, "tgt_lang": self.tgt_lang, "test": self.test_name,
-                "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)}}
+        return {"name": self.name, "src_lang": self.src_lang, "tgt_lang": self.tgt_lang, "test": self.test_name,
+                "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)}, **self.extra}
 
 
 def read_pairs(root, part, src="en", tgt="fr"):

@@ -51,6 +51,14 @@ SYSTEMS = {
 }
 
 
+# What each system reads from `--data PATH` (the user's own data, deepnet/data/user.py): "images" (a folder of
+# class subfolders, idx files, a .npz), "text" (a UTF-8 file or folder), "parallel" (translation pairs) or "stories" (bAbI's format). Systems
+# not listed take built-in names only.
+USER_DATA = {"mlp": "images", "linear": "images", "kernel_svm": "images", "convnet": "images", "rbm": "images",
+             "autoencoder": "images", "rnn_lm": "text", "nplm": "text", "seq2seq": "parallel",
+             "memory_network": "stories"}
+
+
 INTERFACE = ("Config", "build", "TRAINS_ON", "TRAIN_CONFIG", "fit", "load_data", "prepare_data", "evaluate_part")
 
 
@@ -92,8 +100,17 @@ def load_data(module, name, seed, cfg, like=None, train_cfg=None):
     and vocabulary), rebuilt as they were when it trained.
     """
     from deepnet import data as datasets
+    from deepnet.data import user
 
-    if module.load_data is not None:
+    system = module.__name__.rsplit(".", 1)[-1]
+    own = name not in module.TRAINS_ON and user.is_path(name) and (system in USER_DATA or module.load_data is None)
+    if own or (like or {}).get("path"):  # the user's own data, rebuilt as the run recorded it
+        if system not in USER_DATA:
+            raise ConfigError(f"system '{system}' does not read the user's own data yet (it takes: "
+                              f"{', '.join(module.TRAINS_ON)}); systems that do: {', '.join(USER_DATA)}")
+        data = user.load(name if user.is_path(name) else like["path"], USER_DATA[system], seed,
+                         level=getattr(cfg, "level", "word"), like=like)
+    elif module.load_data is not None:
         data = module.load_data(name, seed, train_cfg)
     elif like is not None and name in datasets.RUN_DEPENDENT:
         data = datasets.get(name).load_like(like)
