@@ -72,7 +72,6 @@ from deepnet.core.checkpoint import load_model_state
 from deepnet.core.feedforward import MLP
 from deepnet.core.progress import Progress
 from deepnet.core.train import batches, lr_factor
-from deepnet.data.common import ArrayDataset
 from deepnet.errors import ConfigError, TrainingDiverged
 
 STD_FLOOR = 0.1  # Gaussian visible units: the least per-pixel standard deviation data are divided by
@@ -374,7 +373,7 @@ def check_train_config(cfg):
 
 
 def _layer_data(model, data, layer, device, batch_size):
-    """(train, val) ArrayDatasets of layer `layer`'s inputs on `device`.
+    """(train, val) parts (x, y) of layer `layer`'s inputs on `device`.
 
     Layer 0: the raw examples (converted by model.inputs per batch); above: p(h|v) of the layer
     below for every example, (N, H_{l−1}) floats, computed once per layer.
@@ -385,8 +384,18 @@ def _layer_data(model, data, layer, device, batch_size):
         if layer > 0:
             x = torch.cat([model.up(model.inputs(x[i:i + batch_size]), layer) for i in range(0, len(x), batch_size)]) \
                 if len(x) else torch.zeros(0, model.rbms[layer].n_visible, device=device)
-        parts.append(ArrayDataset(x, part.y.to(device)))
+        parts.append(_Part(x, part.y.to(device)))
     return parts
+
+
+class _Part:
+    """A layer's inputs x (N, V) and the labels y (N,) beside them, batched by core.train.batches (which slices x, y)."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
 
 
 class _Mapped:
