@@ -247,6 +247,7 @@ def test_stories_of_ones_own_train_a_memory_network_that_answers(tmp_path, capsy
     write_stories(folder / "moves_test.txt", 40, seed=1)
     data = user.load(folder, "stories")
     assert len(data.train) + len(data.val) == 900 and len(data.test) == 120 and "kitchen" in data.classes
+    assert data.name == "moves"  # the folder's name (the built-in set keeps "babi": the SIGKILL resume reads it)
     run = tmp_path / "run"
     assert main(["--threads", "1", "train", "memory_network", "--data", str(folder), "--epochs", "30",
                  "--no-progress", "--device", "cpu", "--out", str(run)]) == 0

@@ -317,10 +317,10 @@ def pack_parts(parts, name, notes, memory_size=50, vocab=None, sentence_size=Non
     # a memory longer than every story only costs time: use the longest story when it is shorter
     memory_size = min(memory_size, max(len(ex.story) for exs in parts.values() for ex in exs))
     data, truncated, task_of = {}, {}, {}
-    for name, exs in parts.items():
+    for part, exs in parts.items():
         x, y, cut = pack(exs, word_to_id, memory_size, sentence_size)
-        data[name], truncated[name] = ArrayDataset(x, y), cut
-        task_of[name] = torch.tensor([ex.task for ex in exs], dtype=torch.int64)
+        data[part], truncated[part] = ArrayDataset(x, y), cut
+        task_of[part] = torch.tensor([ex.task for ex in exs], dtype=torch.int64)
     return BabiSplits(
         name=name, train=data["train"], val=data["val"], test=data["test"], classes=vocab,
         input_shape=(1 + memory_size, sentence_size), licence=licence,
