@@ -33,6 +33,9 @@ bench: venv
 	$(PY) benchmarks/bench_lm.py
 	$(PY) benchmarks/bench_rbm.py
 	$(PY) benchmarks/bench_autoencoder.py
+	$(PY) benchmarks/bench_ctc.py
+	$(PY) benchmarks/bench_captioning.py
+	$(PY) benchmarks/bench_dqn.py
 
 # Regenerate the README's results table from results/ (never typed by hand).
 readme: venv

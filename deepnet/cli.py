@@ -10,6 +10,9 @@
     deepnet sample --run DIR [--chains N] [--steps K] [--out FILE.png]   an RBM or deep belief net draws images
     deepnet answer --run DIR --story FILE --question "Where is Mary?"   a memory network answers, showing its attention
     deepnet translate --run DIR "A man is riding a bicycle." [--beam K] [--show-attention]   (or sentences on stdin)
+    deepnet caption --run DIR IMAGE... [--beam K] [--attention-png FILE]   a trained captioner describes pictures
+    deepnet transcribe --run DIR FILE.wav|.raw|.mfc... [--beam K] [--lm FILE.arpa]   speech to text, or digits
+    deepnet play --run DIR [--episodes N] [--record FILE.gif]   a trained DQN agent plays (prints scores, records a game)
     deepnet report [--runs DIR] [--markdown] [--readme README.md]
     deepnet data list | verify NAME... | fetch NAME... [--to DIR]   (fetch: download with checksums)
     deepnet experiments                   list the experiments and their claims
@@ -53,6 +56,8 @@ EXPERIMENTS = {
     "babi_memn2n": "deepnet.experiments.babi_memn2n",
     "babi_hops": "deepnet.experiments.babi_hops",
     "ntm_copy": "deepnet.experiments.ntm_copy",
+    "dqn_atari": "deepnet.experiments.dqn_atari",
+    "dqn_memory": "deepnet.experiments.dqn_memory",
     "ntm_priority_sort": "deepnet.experiments.ntm_priority_sort",
     "ntm_associative_recall": "deepnet.experiments.ntm_associative_recall",
     "char_lm_shakespeare": "deepnet.experiments.char_lm_shakespeare",
@@ -62,6 +67,10 @@ EXPERIMENTS = {
     "translation_multi30k": "deepnet.experiments.translation_multi30k",
     "attention_alignment": "deepnet.experiments.attention_alignment",
     "fig4_phrase_vectors": "deepnet.experiments.fig4_phrase_vectors",
+    "captioning_attention": "deepnet.experiments.captioning_attention",
+    "fig3_captions": "deepnet.experiments.fig3_captions",
+    "an4_ctc": "deepnet.experiments.an4_ctc",
+    "speech_dnn_vs_gmm": "deepnet.experiments.speech_dnn_vs_gmm",
 }
 
 # What `make demo` runs: experiment -> (profile, settings changed from that profile). One short
@@ -383,6 +392,8 @@ def cmd_train(argv, command):
         tp.print_help()
         return 0
     args = tp.parse_args(rest)
+    if not args.data and getattr(args, "env", None):  # dqn: --env names an environment, its "data"
+        args.data = args.env
     if not args.data:
         raise ConfigError(f"deepnet train {first.system}: --data NAME is required ({', '.join(module.TRAINS_ON)})")
     from deepnet.data import user
@@ -468,6 +479,8 @@ def cmd_eval(argv, command):
         raise ConfigError(f"{args.data}: its classes ({', '.join(map(str, data.classes[:5]))}...) are not the ones "
                           f"{args.run} was trained on ({', '.join(map(str, info.get('classes', [])[:5]))}...)")
     part = getattr(data, args.split)
+    if system == "dqn":  # an agent is evaluated by playing games, not on a part of a dataset
+        raise ConfigError(f"{args.run}: a dqn agent is evaluated by playing: deepnet play --run {args.run} --episodes 30")
     if len(part) == 0:
         raise ConfigError(f"{info['name']} has no {args.split} part; try --split val")
     # a language model's own evaluation (state carried through the text, perplexity) where it has one
@@ -648,6 +661,88 @@ def _sample_lm(argv):
     return 0
 
 
+def cmd_play(argv, command):
+    """A trained DQN agent plays whole games: prints each score, optionally records the first as a GIF."""
+    from deepnet import load_run
+    from deepnet.systems import dqn
+
+    p = ArgumentParser(prog="deepnet play", description="A trained DQN agent plays (deepnet train dqn wrote the run).")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder of a dqn (e.g. runs/quick/dqn_atari/model)")
+    p.add_argument("--episodes", type=bounded(int, "[1, 100000]"), default=1, help="games to play, 1 to 1e5 (default: 1)")
+    p.add_argument("--epsilon", type=bounded(float, "[0, 1]"), default=None,
+                   help="chance of a random action, in [0, 1] (default: the run's evaluation epsilon)")
+    p.add_argument("--record", metavar="FILE.gif", help="write the first game as an animated GIF")
+    p.add_argument("--seed", type=bounded(int, "[0, 4294967295]"), default=0, help="seed of the first game (default: 0)")
+    args = p.parse_args(argv)
+    if args.record:
+        out = Path(args.record)
+        if out.suffix.lower() != ".gif" or out.is_dir() or not out.parent.is_dir():
+            raise ConfigError(f"--record {args.record}: give a .gif file in an existing folder")
+    model = load_run(args.run)
+    if model.run_config.get("system") != "dqn":
+        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run, not a dqn agent")
+    tc = config_from_dict(dqn.TrainConfig, model.run_config["train"])
+    eps = tc.eval_epsilon if args.epsilon is None else args.epsilon
+    try:
+        scores = dqn.play(model, tc.env, tc, args.episodes, eps, args.seed, record=args.record)
+    except OSError as e:
+        raise ConfigError(f"--record {args.record}: cannot write it ({e.strerror or e})") from None
+    for i, score in enumerate(scores):
+        print(f"game {i + 1}: score {score:g}", flush=True)
+    print(f"mean score {sum(scores) / len(scores):.2f} over {len(scores)} game(s), epsilon {eps:g}"
+          + (f"; first game recorded: {args.record}" if args.record else ""))
+    return 0
+
+
+def cmd_caption(argv, command):
+    """A trained captioner writes a caption for each picture; --attention-png shows where each word looked."""
+    import torch
+
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+    from deepnet.data.photos import load_image
+    from deepnet.systems import captioning
+
+    p = ArgumentParser(prog="deepnet caption",
+                       description="Caption pictures (scene PNGs or your own photos, any size: resized to 64x64) "
+                                   "with a trained captioning run.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (png, jpg, ...)")
+    p.add_argument("--run", required=True, metavar="DIR",
+                   help="run folder of a captioning model (e.g. runs/quick/captioning_attention/attention_s0)")
+    p.add_argument("--beam", type=bounded(int, "[1, 100]"), default=3, help="beam width, 1 to 100 (1: greedy; default: 3)")
+    p.add_argument("--max-len", type=bounded(int, "[1, 200]"), default=24, help="most words per caption (default: 24)")
+    p.add_argument("--attention-png", metavar="FILE",
+                   help="also save the first picture once per word, with that word's attention laid on it (Figure 3)")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    model = load_run(args.run, device=device)
+    if model.run_config.get("system") != "captioning":
+        raise ConfigError(f"{args.run}: a '{model.run_config.get('system')}' run, not a captioning model")
+    if args.attention_png and model.decoder.attn is None:
+        raise ConfigError(f"{args.run}: this model has no attention to show (trained with attention 'none')")
+    failed, drawn = 0, False
+    for path in args.images:
+        try:
+            x = captioning.prepare_image(load_image(path))  # (3, 64, 64)
+        except DeepnetError as e:
+            print(f"deepnet: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        with torch.no_grad():
+            ids, att = captioning.generate(model, x[None].to(device), beam=args.beam, max_len=args.max_len)
+        text = captioning.decode(ids[0], model.vocab)
+        print(f"{path}: {text}", flush=True)
+        if args.attention_png and not drawn:
+            from deepnet.report.plots import plot_caption_attention
+
+            words = text.split() + ["</s>"]
+            plot_caption_attention(x.numpy(), words, att[0].numpy(), args.attention_png, title=Path(path).name)
+            print(f"attention: {args.attention_png}", file=sys.stderr)
+            drawn = True
+    return 1 if failed else 0
+
+
 def cmd_translate(argv, command):
     """A trained encoder-decoder translates sentences given as arguments or read from stdin, one per line."""
     from deepnet import load_run
@@ -693,6 +788,88 @@ def cmd_translate(argv, command):
         plot_attention(results[0], args.attention_png)
         print(f"attention: {args.attention_png}", file=sys.stderr)
     return 0
+
+
+def cmd_transcribe(argv, command):
+    """A trained speech model transcribes audio files: a ctc run writes their text, an acoustic_dnn run
+    names the spoken digit with its probability."""
+    from deepnet import load_run
+    from deepnet.core.runtime import pick_device
+
+    p = ArgumentParser(prog="deepnet transcribe",
+                       description="Transcribe audio files with a trained speech model (systems ctc and acoustic_dnn).")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help=".wav (any rate, mono or its first channel), .raw (16 kHz 16-bit little-endian PCM) or .mfc "
+                        "(Sphinx MFCCs, big-endian as AN4's; ctc runs only)")
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder of a ctc or acoustic_dnn model "
+                   "(e.g. runs/quick/an4_ctc/model)")
+    p.add_argument("--beam", type=bounded(int, "[1, 1000]"), default=1,
+                   help="ctc: prefix beam width, 1 to 1000 (1: best path; default: 1)")
+    p.add_argument("--lm", metavar="FILE", help="ctc: word language model (ARPA) for the beam search, e.g. AN4's "
+                   "etc/an4.ug.lm")
+    p.add_argument("--lm-weight", type=bounded(float, "[0, 100]"), default=1.0,
+                   help="ctc: weight of the LM's log-probability, in [0, 100] (default: 1.0)")
+    p.add_argument("--bonus", type=bounded(float, "[-100, 100]"), default=0.0,
+                   help="ctc: score added per word, in [-100, 100] (default: 0)")
+    p.add_argument("--top", type=bounded(int, "[1, 10]"), default=3,
+                   help="acoustic_dnn: digits shown per file, 1 to 10 (default: 3)")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    model = load_run(args.run, device=pick_device(args.device))
+    system = model.run_config.get("system")
+    if system not in ("ctc", "acoustic_dnn"):
+        raise ConfigError(f"{args.run}: a '{system}' run; deepnet transcribe reads ctc and acoustic_dnn runs")
+    scorer = None
+    if system == "ctc":
+        from deepnet.systems import ctc
+
+        if args.lm:
+            scorer = ctc.WordScorer(ctc.ArpaLM(args.lm), model.alphabet, args.lm_weight, args.bonus)
+        elif args.bonus:
+            scorer = ctc.WordScorer(None, model.alphabet, 0.0, args.bonus)
+    failed = 0
+    for path in args.files:
+        try:
+            text = _transcribe_one(model, system, Path(path), args.beam, scorer, args.top)
+        except DeepnetError as e:
+            print(f"deepnet: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: {text}", flush=True)
+    return 1 if failed else 0
+
+
+def _transcribe_one(model, system, path, beam, scorer, top):
+    """One file's transcript (ctc) or top digits (acoustic_dnn); DataError for a file that is not audio."""
+    from deepnet.data import audio
+    from deepnet.errors import DataError
+
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if suffix not in (".wav", ".raw", ".mfc"):
+        raise DataError(f"{path}: not an audio file deepnet reads (.wav, .raw 16 kHz PCM, .mfc)")
+    try:
+        if system == "acoustic_dnn":
+            from deepnet.systems import acoustic_dnn
+
+            if suffix == ".mfc":
+                raise DataError(f"{path}: an acoustic_dnn run reads audio (.wav, .raw), not .mfc features")
+            samples, rate = audio.read_wav(path) if suffix == ".wav" else audio.read_raw(path)
+            return ", ".join(f"{d} {p:.3f}" for d, p in acoustic_dnn.transcribe(model, samples, rate)[:top])
+        from deepnet.data import an4
+        from deepnet.systems import ctc
+
+        if suffix == ".mfc":
+            try:
+                cep = an4.read_mfc(path, ">")
+            except DataError:
+                cep = an4.read_mfc(path, "<")  # a newer sphinxbase's little-endian file
+            return ctc.transcribe_features(model, an4.features(cep), beam=beam, scorer=scorer)
+        samples, rate = audio.read_wav(path) if suffix == ".wav" else audio.read_raw(path)
+        return ctc.transcribe(model, samples, rate, beam=beam, scorer=scorer)
+    except ValueError as e:  # too short, empty
+        raise DataError(f"{path}: {e}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -810,7 +987,8 @@ def cmd_data(argv, command):
 COMMANDS = {
     "reproduce": cmd_reproduce, "demo": cmd_demo, "experiments": cmd_experiments, "train": cmd_train,
     "eval": cmd_eval, "report": cmd_report, "data": cmd_data, "classify": cmd_classify,
-    "answer": cmd_answer, "sample": cmd_sample, "translate": cmd_translate,
+    "answer": cmd_answer, "sample": cmd_sample, "translate": cmd_translate, "play": cmd_play, "caption": cmd_caption,
+    "transcribe": cmd_transcribe,
 }
 
 

@@ -73,6 +73,22 @@ CASES = {
                  "--embed", "16", "--hidden", "32", "--attn-size", "16", "--layers", "1", "--epochs", "2",
                  "--batch-size", "32", "--optimizer", "adamw", "--lr", "3e-3", "--checkpoint-every", "5"],
                 "checkpoint.pt", 20, "multi30k"),
+    # DQN on CartPole: a 300-transition replay memory that wraps around (memory-mapped in the run folder,
+    # restored from its pointers), epsilon-greedy draws, checkpoints at game ends
+    "dqn": (["dqn", "--env", "CartPole-v1", "--hidden", "32", "--steps", "3000", "--buffer-size", "300",
+             "--learning-starts", "200", "--train-every", "2", "--target-every", "50", "--batch-size", "32",
+             "--eval-every", "1000", "--eval-episodes", "2", "--checkpoint-every", "100"], "checkpoint.pt", 800, None),
+    # a soft-attention captioner on frozen features of 400 CIFAR-10 scenes (the scenes and the encoder are cached)
+    "captioning": (["captioning", "--data", "scenes", "--train-scenes", "400", "--val-scenes", "40", "--test-scenes",
+                    "40", "--pretrain-images", "500", "--pretrain-epochs", "1", "--channels", "4", "8", "8",
+                    "--embed", "8", "--hidden", "16", "--attn-size", "8", "--dropout", "0.2", "--epochs", "3",
+                    "--batch-size", "16", "--checkpoint-every", "5"], "checkpoint.pt", 20, "cifar10"),
+    # BLSTM-CTC on 32 AN4 utterances, with dropout between its two layers
+    "ctc": (["ctc", "--data", "an4", "--subset", "32", "--layers", "2", "--hidden", "16", "--dropout", "0.2",
+             "--epochs", "2", "--batch-size", "4", "--checkpoint-every", "2"], "checkpoint.pt", 6, "an4"),
+    # frames of 600 FSDD recordings, dropout 0.2 (the default): killed in its third epoch of six
+    "acoustic_dnn": (["acoustic_dnn", "--data", "fsdd", "--subset", "600", "--hidden", "64", "64", "--epochs", "6",
+                      "--checkpoint-every", "5"], "checkpoint.pt", 45, "fsdd"),
 }
 
 

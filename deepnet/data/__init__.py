@@ -7,12 +7,16 @@ fetched has DOWNLOAD, its sources and checksums (the format: fetching.py; by nam
 imported inside functions, so `import deepnet.data` stays quick.
 """
 
-from deepnet.data import babi, cifar10, digits, mnist, multi30k, photos, text
+from deepnet.data import an4, babi, cifar10, digits, mnist, multi30k, photos, text
+from deepnet.data import scenes
+from deepnet.data import fsdd
 from deepnet.errors import ConfigError
 
 # A literal dict, not a registry (DESIGN.md convention 11).
 DATASETS = {"digits": digits, "mnist": mnist, "cifar10": cifar10, "photos": photos, "babi": babi,
-            "multi30k": multi30k,
+            "multi30k": multi30k, "an4": an4,
+            "fsdd": fsdd,
+            "scenes": scenes,
             "tinyshakespeare": text.tinyshakespeare, "brown": text.brown, "ptb": text.ptb}
 
 # Available without any data folder: inside the scikit-learn wheel.

@@ -42,12 +42,16 @@ SYSTEMS = {
     "convnet": "deepnet.systems.convnet",
     "memory_network": "deepnet.systems.memory_network",
     "ntm": "deepnet.systems.ntm",
+    "dqn": "deepnet.systems.dqn",
     "rnn_lm": "deepnet.systems.rnn_lm",
     "nplm": "deepnet.systems.nplm",
     "ngram": "deepnet.systems.ngram",
     "seq2seq": "deepnet.systems.seq2seq",
     "rbm": "deepnet.systems.rbm",
     "autoencoder": "deepnet.systems.autoencoder",
+    "ctc": "deepnet.systems.ctc",
+    "acoustic_dnn": "deepnet.systems.acoustic_dnn",
+    "captioning": "deepnet.systems.captioning",
 }
 
 

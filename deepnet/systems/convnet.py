@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepnet.core.config import config_from_dict
+from deepnet.core.convnet import Normalise, conv_stages
 from deepnet.errors import ConfigError
 from deepnet.core.train import TrainConfig
 
@@ -82,23 +83,7 @@ class Config:
     pool_early: bool = False
 
 
-class _Normalise(nn.Module):
-    """uint8 pixels 0..255 (or floats in [0, 1]) -> (x/255 - mean) / std per channel."""
-
-    def __init__(self, mean, std, channels):
-        super().__init__()
-        mean = list(mean) * channels if len(mean) == 1 else list(mean)
-        std = list(std) * channels if len(std) == 1 else list(std)
-        if len(mean) != channels or len(std) != channels:
-            raise ValueError(f"--mean/--std give {len(mean)}/{len(std)} values for {channels} input channel(s): "
-                             f"give {'one' if channels == 1 else f'one or {channels}'} each")
-        self.register_buffer("mean", torch.tensor(mean).view(1, channels, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, channels, 1, 1), persistent=False)
-
-    def forward(self, x):
-        if x.dtype == torch.uint8:
-            x = x.float().div_(255)
-        return (x - self.mean) / self.std
+_Normalise = Normalise  # lives in core/convnet.py, shared with the caption encoder
 
 
 class _Classifier(nn.Module):
@@ -158,21 +143,9 @@ class ConvNet(_Classifier):
         self.label_smoothing = cfg.label_smoothing
         c, h, w = in_shape
         self.norm = _Normalise(cfg.mean, cfg.std, c)
-        layers = {}
-        for s, width in enumerate(cfg.channels, 1):
-            for k in range(1, cfg.convs_per_stage + 1):
-                # local connections + shared weights: y_j = sum_i k_ij * x_i + b_j (no bias before BN)
-                ks = first_kernel if (s, k) == (1, 1) else 3  # larger first-layer filters are easier to look at
-                layers[f"conv{s}_{k}"] = nn.Conv2d(c, width, ks, padding=ks // 2, bias=not batchnorm)
-                if pool_early and k == cfg.convs_per_stage:
-                    layers[f"pool{s}"] = nn.MaxPool2d(2)  # (B, c, H, W) -> (B, c, H/2, W/2)
-                if batchnorm:
-                    layers[f"bn{s}_{k}"] = nn.BatchNorm2d(width)
-                layers[f"relu{s}_{k}"] = nn.ReLU(inplace=True)  # f(z) = max(z, 0)
-                c = width
-            if not pool_early:
-                layers[f"pool{s}"] = nn.MaxPool2d(2)  # max over 2x2 patches: small-shift invariance
-            h, w = h // 2, w // 2
+        layers = conv_stages(c, cfg.channels, cfg.convs_per_stage, first_kernel, batchnorm, pool_early)
+        c = cfg.channels[-1]
+        h, w = h >> len(cfg.channels), w >> len(cfg.channels)  # each stage halves H x W
         if h < 1 or w < 1:
             raise ValueError(f"--channels: {len(cfg.channels)} poolings leave no pixels of a {in_shape[1]}x{in_shape[2]} "
                              "input; give fewer stages")

@@ -48,6 +48,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepnet.core.attention import AdditiveAttention, DotAttention
+from deepnet.core.beam import beam_search
 from deepnet.core.config import check_fields, config_from_dict
 from deepnet.core.train import TrainConfig
 from deepnet.errors import ConfigError
@@ -283,84 +284,28 @@ class Seq2Seq(nn.Module):
             out_att.append(att[b, :min(n + 1, limits[b])].cpu() if att is not None else None)  # words (+ <eos>)
         return out, out_att
 
-    @staticmethod
-    def _settled(finished, live, K, norm):
-        if len(finished) < K:
-            return False
-        kth = sorted((f[0] for f in finished), reverse=True)[K - 1]
-        return not live or live[0][0] / norm <= kth
-
     @torch.no_grad()
     def beam_search(self, src, beam=5, alpha=1.0, max_len=None):
-        """Beam search: keep the `beam` best partial translations of each sentence; a hypothesis that
-        emits <eos> is finished with score log P / length^alpha (length normalisation; alpha = 0: none).
-        A sentence stops when `beam` hypotheses are finished and the best live one, normalised at the
-        current length, scores no better than the beam-th best finished one (exact for alpha = 0, where
-        scores only fall; the usual heuristic otherwise), or at its length limit (live hypotheses are
-        then finished as they are). -> (id lists, attention list) like greedy."""
+        """Beam search (core/beam.py): keep the `beam` best partial translations of each sentence, finished
+        hypotheses scored log P / length^alpha -> (id lists, attention list) like greedy."""
         if beam < 1:
             raise ValueError(f"beam must be at least 1, got {beam}")
         enc, state, mask, projected = self._start(src)
-        B, K, dev = src.shape[0], beam, src.device
+        B, K = src.shape[0], beam
         limits = self._limits(mask, max_len)
         rep = lambda t, dim=0: t.repeat_interleave(K, dim)  # (B, ...) -> (B*K, ...), beams of a sentence adjacent
         enc, mask = rep(enc), rep(mask)
         projected = rep(projected) if projected is not None else None
-        state = tuple(rep(s, 1) for s in state)  # (L, B*K, H)
-        scores = torch.full((B, K), float("-inf"), device=dev)
-        scores[:, 0] = 0.0  # at the start only one hypothesis per sentence is live
-        y = torch.full((B * K, 1), BOS, dtype=torch.long, device=dev)
-        hist = torch.zeros((B * K, 0), dtype=torch.long, device=dev)  # words so far of each live hypothesis
-        ahist = torch.zeros((B * K, 0, enc.shape[1]), device=dev) if self.attn is not None else None
-        finished = [[] for _ in range(B)]  # (normalised score, ids, attention) per sentence
-        done = [False] * B
-        for t in range(max(limits)):
-            logits, state, a = self.decode(y, state, enc, mask, projected)
-            logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B*K, V)
-            V = logp.shape[1]
-            if ahist is not None:
-                ahist = torch.cat([ahist, a[:, :1].float()], dim=1)  # (B*K, t+1, S)
-            total = (scores.reshape(-1, 1) + logp).view(B, K * V)  # (B, K*V): score of every extension
-            top, idx = total.topk(min(2 * K, K * V), dim=1)  # (B, 2K): enough to find K that do not end
-            top_l, beam_l, tok_l = top.tolist(), (idx // V).tolist(), (idx % V).tolist()
-            new_scores = torch.full((B, K), float("-inf"), device=dev)
-            src_beam = torch.zeros((B, K), dtype=torch.long)
-            new_tok = torch.full((B, K), EOS, dtype=torch.long)
-            for b in range(B):
-                if done[b]:
-                    continue
-                live = []
-                for s, k, w in zip(top_l[b], beam_l[b], tok_l[b]):
-                    if s == float("-inf"):
-                        break
-                    row = b * K + k
-                    if w == EOS or t + 1 >= limits[b]:  # ended, or cut at the limit (then kept as it is)
-                        ids = hist[row].tolist() + ([] if w == EOS else [w])
-                        att = ahist[row].cpu() if ahist is not None else None
-                        finished[b].append((s / (t + 1) ** alpha, ids, att))
-                    else:
-                        live.append((s, k, w))
-                        if len(live) == K:
-                            break
-                if t + 1 >= limits[b] or self._settled(finished[b], live, K, (t + 1) ** alpha):
-                    done[b] = True
-                    continue
-                for j, (s, k, w) in enumerate(live):
-                    new_scores[b, j], src_beam[b, j], new_tok[b, j] = s, k, w
-            if all(done):
-                break
-            sel = (torch.arange(B)[:, None] * K + src_beam).view(-1).to(dev)  # (B*K,) rows the new beams extend
-            y = new_tok.view(-1, 1).to(dev)
-            hist = torch.cat([hist[sel], y], dim=1)
-            ahist = ahist[sel] if ahist is not None else None
-            state = tuple(s[:, sel] for s in state)
-            scores = new_scores
-        out, out_att = [], []
-        for b in range(B):
-            best = max(finished[b], key=lambda f: f[0])
-            out.append(best[1])
-            out_att.append(best[2])
-        return out, out_att
+
+        def step(y, st):
+            logits, st, a = self.decode(y[:, None], st, enc, mask, projected)  # (B*K, 1, V)
+            return torch.log_softmax(logits[:, -1].float(), dim=-1), st, (a[:, 0] if a is not None else None)
+
+        def reorder(st, rows):
+            return tuple(s[:, rows] for s in st)  # (L, B*K, H)
+
+        return beam_search(step, reorder, tuple(rep(s, 1) for s in state), B, K, limits, BOS, EOS, alpha,
+                           src.device)
 
     @torch.no_grad()
     def sentence_vectors(self, src, kind="final"):
