@@ -56,7 +56,7 @@ from deepnet.data import babi
 # `deepnet train memory_network --data babi` trains on task 1 of the 1k set (experiments choose tasks).
 TRAINS_ON = ("babi",)
 # its own `fit` below (linear start, then the engine) on the data as loaded (interface: systems/__init__.py)
-load_data = prepare_data = evaluate_part = None
+load_data = prepare_data = None
 
 @dataclass
 class Config:
@@ -311,6 +311,15 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=
         result["linear_start"] = {"history": phase1["history"], "best": phase1["best"], "seconds": phase1["seconds"]}
         result["seconds"] += phase1["seconds"]
     return result
+
+
+def evaluate_part(model, part, device):
+    """`deepnet eval`: loss, accuracy and the error rate (the share of questions answered wrongly, as bAbI's
+    results are reported) over a part."""
+    from deepnet.core.train import evaluate
+
+    out = evaluate(model, part, device)
+    return {**out, "error_rate": 1.0 - out["accuracy"], "questions": len(part)}
 
 
 # ---------------------------------------------------------------------------------------------

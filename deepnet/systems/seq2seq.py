@@ -62,7 +62,7 @@ TRAINS_ON = ("multi30k",)
 # at 1), whose rate 3e-3 was chosen on Multi30k validation loss
 TRAIN_CONFIG = TrainConfig(epochs=2, batch_size=64, optimizer="adamw", lr=3e-3, weight_decay=0.01,
                            schedule="onecycle", warmup=0.05, clip_grad=1.0, eval_batch_size=128)
-fit = evaluate_part = None
+fit = None
 
 
 @dataclass
@@ -360,6 +360,24 @@ def translate(model, sentences, beam=1, alpha=1.0, batch_size=100, device=None):
                           "tgt_pieces": model.tgt_tok.pieces(w) + (["</s>"] if ended else []),
                           "attention": a[:, :n_src] if a is not None else None}
     return results
+
+
+@torch.no_grad()
+def evaluate_part(model, part, device, batch_size=100):
+    """`deepnet eval`: the loss per target subword (teacher forced), token accuracy, and corpus BLEU of greedy
+    translations (sacrebleu, 13a, cased) against the references, both decoded from the part's subword ids (so
+    with the tokenizer's normalisation: the experiments score against the raw references instead)."""
+    from deepnet.core.train import evaluate
+
+    out = evaluate(model, part, device, batch_size, metrics=token_accuracy)
+    model.eval()
+    hyps, refs = [], []
+    for i in range(0, len(part), batch_size):
+        src = part.x[i:i + batch_size].to(device)
+        ids, _ = model.greedy(src)
+        hyps += [model.tgt_tok.decode(w) for w in ids]
+        refs += [model.tgt_tok.decode([int(t) for t in row if t != PAD]) for row in part.y[i:i + batch_size]]
+    return {**out, "bleu_greedy": bleu(hyps, refs), "sentences": len(part)}
 
 
 def bleu(hypotheses, references, lowercase=False):
