@@ -71,6 +71,7 @@ EXPERIMENTS = {
     "fig3_captions": "deepnet.experiments.fig3_captions",
     "an4_ctc": "deepnet.experiments.an4_ctc",
     "speech_dnn_vs_gmm": "deepnet.experiments.speech_dnn_vs_gmm",
+    "transcribe_demo": "deepnet.experiments.transcribe_demo",
 }
 
 # What `make demo` runs: experiment -> (profile, settings changed from that profile). One short
