@@ -264,3 +264,24 @@ def test_stories_of_ones_own_train_a_memory_network_that_answers(tmp_path, capsy
     bad.write_text("1 Where is Mary?\tkitchen\t\n")
     with pytest.raises(DataError, match="question before any sentence"):
         user.load(bad, "stories")
+
+
+def test_a_folder_too_large_to_hold_is_read_batch_by_batch_and_trains_the_same(tmp_path, monkeypatch, capsys):
+    from deepnet.core.checkpoint import load_checkpoint
+
+    root = shapes(tmp_path / "shapes", n=20)
+    eager = user.load(root, "images")
+    monkeypatch.setenv("DEEPNET_LAZY_BYTES", "1000")  # any folder is "too large": decoded per batch
+    lazy = user.load(root, "images")
+    assert isinstance(lazy.train.x, user.LazyPictures) and "read lazily" in lazy.notes
+    idx = torch.tensor([5, 0, 3])
+    assert torch.equal(lazy.train.x[idx], eager.train.x[idx]) and torch.equal(lazy.test.x[0:4], eager.test.x[0:4])
+    assert torch.equal(lazy.train.y, eager.train.y)
+    runs = {}
+    for name, env in (("eager", str(10 ** 12)), ("lazy", "1000")):
+        monkeypatch.setenv("DEEPNET_LAZY_BYTES", env)
+        runs[name] = tmp_path / name
+        assert main(["--threads", "1", "train", "convnet", "--data", str(root), "--epochs", "3", "--batch-size", "16",
+                     "--lr", "0.01", "--no-progress", "--device", "cpu", "--out", str(runs[name])]) == 0
+    a, b = (load_checkpoint(runs[n] / "checkpoint.pt")["model"] for n in ("eager", "lazy"))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same batches, decoded when asked for

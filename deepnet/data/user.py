@@ -35,9 +35,11 @@ lines `question<TAB>answer<TAB>supporting line ids`): a folder of *train*.txt an
 questions), or one .txt file (whole stories split 80/10/10 at random, fixed seed). The vocabulary
 comes from the training and validation stories.
 
-Everything is read into memory: uint8 pictures cost C x H x W bytes each (a million 32x32 RGB
-pictures, 3 GB), text 8 bytes a token. Beyond what fits, this path refuses nothing but will
-swap; lazy reading is not built yet.
+Pictures are decoded into memory when they take at most 2 GB decoded (C x H x W bytes each: about
+700,000 32x32 colour pictures; $DEEPNET_LAZY_BYTES changes the bound); a larger folder is read
+lazily, each batch decoded when it is asked for (LazyPictures), so a folder of a million pictures
+trains in the memory of one batch, at the cost of decoding every picture every epoch. Text,
+idx files and .npz arrays are read into memory (a token costs 8 bytes).
 """
 
 import sys
@@ -245,37 +247,102 @@ def _load_folder(path, seed, like):
             raise DataError(f"{path}: none of its pictures could be read")
         size, channels = sizes.most_common(1)[0][0], 1 if grey else 3
 
-    def decode(group):
+    def eager(group):
         xs, ys = [], []
         for f, label in group:
             try:
-                with Image.open(f) as im:
-                    im = im.convert("L" if channels == 1 else "RGB")
-                    if im.size != size:
-                        im = im.resize(size, Image.LANCZOS)
-                    a = np.asarray(im)
-            except Exception as e:  # noqa: BLE001 - any file PIL cannot decode is skipped, named
-                print(f"deepnet: warning: skipping {f}: not a readable picture ({type(e).__name__})", file=sys.stderr)
+                xs.append(_decode_picture(f, size, channels))
+            except DataError as e:  # any file PIL cannot decode is skipped, named
+                print(f"deepnet: warning: skipping {f}: {e.args[0].split(': ', 1)[1]}", file=sys.stderr)
                 continue
-            xs.append(a[None] if channels == 1 else a.transpose(2, 0, 1))  # (H, W[, C]) -> (C, H, W)
             ys.append(label)
         if not xs:
             return torch.zeros(0, channels, size[1], size[0], dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
         return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.long)
 
+    def by_batch(group):  # too large to hold decoded: keep the file names, decode each batch when it is asked for
+        kept = []
+        for f, label in group:
+            try:
+                with Image.open(f) as im:
+                    im.verify()  # the header and structure only, not the pixels
+                kept.append((f, label))
+            except Exception as e:  # noqa: BLE001 - skipped and named, as the eager path does
+                print(f"deepnet: warning: skipping {f}: not a readable picture ({type(e).__name__})", file=sys.stderr)
+        return (LazyPictures([f for f, _ in kept], channels, size),
+                torch.tensor([label for _, label in kept], dtype=torch.long))
+
+    n_files = sum(len(group) for group in files.values())
+    lazy = n_files * channels * size[0] * size[1] > lazy_bytes()
+    decode = by_batch if lazy else eager
     if presplit:
         parts = {p: ArrayDataset(*decode(files[p])) for p in SPLIT_NAMES}
         notes = f"{path}: its own train/ val/ test/ folders"
     else:
         x, y = decode(files["all"])
         idx = _split_indices(y, seed, str(path))
-        parts = {p: ArrayDataset(x[i], y[i]) for p, i in zip(SPLIT_NAMES, idx)}
+        parts = {p: ArrayDataset(x[i] if not lazy else x.subset(i), y[i]) for p, i in zip(SPLIT_NAMES, idx)}
         notes = f"{path}: split 80/10/10 per class (seed {seed})"
+    if lazy:
+        notes += f"; read lazily ({n_files:,} pictures would take more than {lazy_bytes():,} bytes decoded)"
     if len(parts["train"]) == 0:
         raise DataError(f"{path}: no training picture could be read")
     notes += f"; pictures converted to {channels} channel(s) at {size[0]}x{size[1]} (width x height)"
     return Splits(name=path.name, **parts, classes=classes, input_shape=(channels, size[1], size[0]), notes=notes,
                   extra={"format": "folder"})
+
+
+def lazy_bytes():
+    """Decoded size above which a folder of pictures is read per batch: $DEEPNET_LAZY_BYTES, default 2 GB."""
+    import os
+
+    return int(os.environ.get("DEEPNET_LAZY_BYTES", 2 * 1024 ** 3))
+
+
+def _decode_picture(f, size, channels):
+    """One picture file -> (C, H, W) uint8 at `size` (width, height); DataError naming it if it cannot be decoded."""
+    from PIL import Image
+
+    try:
+        with Image.open(f) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            if im.size != size:
+                im = im.resize(size, Image.LANCZOS)
+            a = np.asarray(im)
+    except Exception as e:  # noqa: BLE001 - whatever PIL raises on bytes it cannot decode
+        raise DataError(f"{f}: not a readable picture ({type(e).__name__})") from None
+    return a[None] if channels == 1 else a.transpose(2, 0, 1)  # (H, W[, C]) -> (C, H, W)
+
+
+class LazyPictures:
+    """Picture files read when a batch asks for them: x[idx] -> (B, C, H, W) uint8, as an eager x would give.
+
+    It is what `ArrayDataset.x` holds for folders too large to decode at once: core.train.batches
+    slices x by index tensors (shuffled) or slices (in order), so training, validation and resume
+    work unchanged; memory holds one batch. A file that passed the header check but fails to decode
+    mid-training stops the run with a DataError naming it (the last checkpoint is kept).
+    """
+
+    device = torch.device("cpu")
+    dtype = torch.uint8
+
+    def __init__(self, files, channels, size):
+        self.files, self.channels, self.size = list(files), channels, size
+        self.shape = (len(self.files), channels, size[1], size[0])
+
+    def __len__(self):
+        return len(self.files)
+
+    def subset(self, idx):
+        return LazyPictures([self.files[i] for i in torch.as_tensor(idx).tolist()], self.channels, self.size)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, int):
+            return torch.from_numpy(_decode_picture(self.files[idx], self.size, self.channels))
+        rows = range(*idx.indices(len(self.files))) if isinstance(idx, slice) else torch.as_tensor(idx).tolist()
+        if not len(rows):
+            return torch.zeros(0, *self.shape[1:], dtype=torch.uint8)
+        return torch.from_numpy(np.stack([_decode_picture(self.files[i], self.size, self.channels) for i in rows]))
 
 
 # ---------------------------------------------------------------------------------------------
