@@ -285,3 +285,41 @@ def test_a_folder_too_large_to_hold_is_read_batch_by_batch_and_trains_the_same(t
                      "--lr", "0.01", "--no-progress", "--device", "cpu", "--out", str(runs[name])]) == 0
     a, b = (load_checkpoint(runs[n] / "checkpoint.pt")["model"] for n in ("eager", "lazy"))
     assert all(torch.equal(a[k], b[k]) for k in a)  # the same batches, decoded when asked for
+
+
+def write_tones(folder, n=12, seed=0):
+    """Class folders of 0.4 s wav recordings at 16 kHz: a low hum, a high whistle, a chirp rising between them."""
+    import wave
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(0.4 * 16000)) / 16000
+    kinds = {"low": lambda: np.sin(2 * np.pi * rng.uniform(250, 350) * t),
+             "high": lambda: np.sin(2 * np.pi * rng.uniform(1800, 2200) * t),
+             "chirp": lambda: np.sin(2 * np.pi * (300 + 2000 * t) * t)}
+    for cls, make in kinds.items():
+        (folder / cls).mkdir(parents=True)
+        for i in range(n):
+            x = 0.5 * make() + 0.05 * rng.standard_normal(len(t))
+            with wave.open(str(folder / cls / f"{i}.wav"), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(16000)
+                w.writeframes((x * 32767).astype("<i2").tobytes())
+    return folder
+
+
+def test_sounds_of_ones_own_train_the_frame_dnn_and_transcribe_names_the_classes(tmp_path, capsys):
+    root = write_tones(tmp_path / "tones")
+    (root / "low" / "junk.wav").write_bytes(b"RIFF....WAVEfmt ")  # truncated: skipped, named
+    data = user.load(root, "sounds")
+    assert "junk.wav" in capsys.readouterr().err
+    assert data.classes == ["chirp", "high", "low"] and sum(len(getattr(data, p)) for p in ("train", "val", "test")) == 36
+    run = tmp_path / "run"
+    assert main(["--threads", "1", "train", "acoustic_dnn", "--data", str(root), "--epochs", "10", "--batch-size", "4",
+                 "--no-progress",
+                 "--device", "cpu", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == 1.0
+    assert main(["transcribe", "--run", str(run), str(root / "high" / "3.wav")]) == 0
+    assert "high" in capsys.readouterr().out.split(":", 1)[1].split()[0]

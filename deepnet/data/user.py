@@ -29,6 +29,11 @@ test.*, one sentence per line, line i of one file translating line i of the othe
 file of `source<TAB>target` lines, split 90/5/5 at random with a fixed seed. Files of different
 lengths, an empty line or a line without its tab are refused, named.
 
+Sounds (acoustic_dnn): a folder with one subfolder of .wav recordings per class (any rate, mono
+or the first channel), optionally inside train/ val/ test/, else split 80/10/10 per class; each
+recording gets FSDD's features (resampled to 8 kHz, MFCC + deltas, CMVN: data/fsdd.py), recorded
+in config.json so that `deepnet transcribe` computes the same.
+
 Stories and questions (memory_network): files in bAbI's format (numbered story lines, question
 lines `question<TAB>answer<TAB>supporting line ids`): a folder of *train*.txt and *test*.txt files
 (read together as one joint set; validation: whole training stories holding 10% of the
@@ -69,7 +74,8 @@ def describe(kind):
             "text": "a UTF-8 text file or a folder of .txt files",
             "parallel": "a folder with train.SRC/train.TGT, valid.* (or val.*, dev.*) and test.* files, or a "
                         ".tsv file of source<TAB>target lines",
-            "stories": "bAbI-format story files: a folder of *train*.txt and *test*.txt files, or one .txt file"}[kind]
+            "stories": "bAbI-format story files: a folder of *train*.txt and *test*.txt files, or one .txt file",
+            "sounds": "a folder with one subfolder of .wav recordings per class (optionally inside train/ val/ test/)"}[kind]
 
 
 def load(path, kind, seed=0, level="char", like=None):
@@ -88,6 +94,8 @@ def load(path, kind, seed=0, level="char", like=None):
         data = _load_parallel(path, seed)
     elif kind == "stories":
         data = _load_stories(path, seed, like)
+    elif kind == "sounds":
+        data = _load_sounds(path, seed, like)
     else:
         raise DataError(f"{path}: this system does not read the user's own data yet")
     data.extra = {**data.extra, "path": str(path.resolve()), "kind": kind}
@@ -206,28 +214,35 @@ def _class_folders(folder):
     return classes
 
 
-def _pictures(folder):
-    return sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+def _pictures(folder, suffixes=IMAGE_SUFFIXES):
+    return sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
 
 
-def _load_folder(path, seed, like):
-    from PIL import Image
-
+def _class_files(path, suffixes, what):
+    """(classes, {part: [(file, label)]}, presplit) of a folder of class folders, or of train/ val/ test/ ones."""
     presplit = all((path / p).is_dir() for p in SPLIT_NAMES)
     if presplit:
         classes = _class_folders(path / "train")
-        files = {p: [(f, i) for i, c in enumerate(classes) for f in _pictures(path / p / c)] for p in SPLIT_NAMES}
+        files = {p: [(f, i) for i, c in enumerate(classes) for f in _pictures(path / p / c, suffixes)]
+                 for p in SPLIT_NAMES}
         for p in SPLIT_NAMES:
             extra = sorted(set(_class_folders(path / p)) - set(classes))
             if extra:
                 raise DataError(f"{path / p}: class folder {extra[0]!r} is not in {path / 'train'}")
     else:
         classes = _class_folders(path)
-        files = {"all": [(f, i) for i, c in enumerate(classes) for f in _pictures(path / c)]}
-    for i, c in enumerate(classes):
+        files = {"all": [(f, i) for i, c in enumerate(classes) for f in _pictures(path / c, suffixes)]}
+    for c in classes:
         where = path / "train" / c if presplit else path / c
-        if not _pictures(where):
-            raise DataError(f"{where}: an empty class folder (no .png/.jpg/.bmp/.gif pictures)")
+        if not _pictures(where, suffixes):
+            raise DataError(f"{where}: an empty class folder (no {what})")
+    return classes, files, presplit
+
+
+def _load_folder(path, seed, like):
+    from PIL import Image
+
+    classes, files, presplit = _class_files(path, IMAGE_SUFFIXES, ".png/.jpg/.bmp/.gif pictures")
 
     # one size and channel count for all: recorded by the run (like), else the pictures' most common
     sizes, grey = Counter(), True
@@ -343,6 +358,52 @@ class LazyPictures:
         if not len(rows):
             return torch.zeros(0, *self.shape[1:], dtype=torch.uint8)
         return torch.from_numpy(np.stack([_decode_picture(self.files[i], self.size, self.channels) for i in rows]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sounds
+
+
+def _load_sounds(path, seed, like):
+    """A folder of class folders of .wav recordings -> padded utterances with FSDD's features (data/fsdd.py)."""
+    from deepnet.data import audio, fsdd
+
+    if not path.is_dir():
+        raise DataError(f"{path}: expected {describe('sounds')}")
+    classes, files, presplit = _class_files(path, {".wav"}, ".wav recordings")
+    name = ((like or {}).get("features") or {}).get("name", "mfcc")
+    settings = fsdd.FEATURES[name]
+
+    def features(group):
+        feats, ys = [], []
+        for f, label in group:
+            try:
+                samples, rate = audio.read_wav(f)
+                feats.append(fsdd.features_of(samples, rate, settings))  # (T, F)
+            except (DataError, ValueError) as e:
+                print(f"deepnet: warning: skipping {f}: {e}", file=sys.stderr)
+                continue
+            ys.append(label)
+        return feats, torch.tensor(ys, dtype=torch.long)
+
+    groups = {p: features(g) for p, g in files.items()}
+    every = [f for feats, _ in groups.values() for f in feats]
+    if not every:
+        raise DataError(f"{path}: none of its recordings could be read")
+    T = max(len(f) for f in every)
+    if presplit:
+        parts = {p: ArrayDataset(audio.pad_utterances(groups[p][0], T), groups[p][1]) for p in SPLIT_NAMES}
+        notes = f"{path}: its own train/ val/ test/ folders"
+    else:
+        x, y = audio.pad_utterances(groups["all"][0], T), groups["all"][1]  # (N, T, 1 + F)
+        idx = _split_indices(y, seed, str(path))
+        parts = {p: ArrayDataset(x[i], y[i]) for p, i in zip(SPLIT_NAMES, idx)}
+        notes = f"{path}: split 80/10/10 per class (seed {seed})"
+    F = parts["train"].x.shape[2] - 1
+    return Splits(name=path.name, **parts, classes=classes, input_shape=(T, 1 + F),
+                  notes=notes + f"; {name} features as FSDD's ({settings['rate']} Hz)",
+                  extra={"format": "sounds", "features": {**settings, "name": name, "context": 0, "dim": F,
+                                                          "max_frames": T}})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,11 +56,11 @@ SYSTEMS = {
 
 
 # What each system reads from `--data PATH` (the user's own data, deepnet/data/user.py): "images" (a folder of
-# class subfolders, idx files, a .npz), "text" (a UTF-8 file or folder), "parallel" (translation pairs) or "stories" (bAbI's format). Systems
-# not listed take built-in names only.
+# class subfolders, idx files, a .npz), "text" (a UTF-8 file or folder), "parallel" (translation pairs), "stories"
+# (bAbI's format) or "sounds" (class folders of .wav). Systems not listed take built-in names only.
 USER_DATA = {"mlp": "images", "linear": "images", "kernel_svm": "images", "convnet": "images", "rbm": "images",
              "autoencoder": "images", "rnn_lm": "text", "nplm": "text", "seq2seq": "parallel",
-             "memory_network": "stories"}
+             "memory_network": "stories", "acoustic_dnn": "sounds"}
 
 
 INTERFACE = ("Config", "build", "TRAINS_ON", "TRAIN_CONFIG", "fit", "load_data", "prepare_data", "evaluate_part")
