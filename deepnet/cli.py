@@ -418,7 +418,7 @@ def cmd_train(argv, command):
     model = module.build(run_config)
     n_params = sum(p.numel() for p in model.parameters())
     say = print if int(os.environ.get("RANK", "0")) == 0 else (lambda *a, **k: None)  # torchrun: process 0 speaks
-    if user.is_path(args.data) and args.data not in module.TRAINS_ON:  # what was recognised in the user's folder or file
+    if user.is_path(args.data) and first.system in systems.USER_DATA:  # what was recognised in the user's data
         kind = systems.USER_DATA[first.system]
         detail = {"images": f", {len(data.classes)} classes", "text": f", a vocabulary of {len(data.classes):,}"}.get(kind, "")
         say(f"{args.data}: {data.extra['format']} data{detail}; {data.extra.get('notes') or data.notes}", flush=True)

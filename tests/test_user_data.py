@@ -323,3 +323,31 @@ def test_sounds_of_ones_own_train_the_frame_dnn_and_transcribe_names_the_classes
     assert json.loads(capsys.readouterr().out)["accuracy"] == 1.0
     assert main(["transcribe", "--run", str(run), str(root / "high" / "3.wav")]) == 0
     assert "high" in capsys.readouterr().out.split(":", 1)[1].split()[0]
+
+
+def test_a_karpathy_caption_json_of_ones_own_trains_the_captioner(tmp_path, capsys, data_dir):
+    """Flickr8k/COCO's layout: dataset_x.json with an images/ folder beside it (here: coloured squares)."""
+    from PIL import Image
+
+    (tmp_path / "mine" / "images").mkdir(parents=True)
+    colours = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
+    entries, rng = [], np.random.default_rng(0)
+    for k in range(60):
+        name = list(colours)[k % 3]
+        im = Image.new("RGB", (48, 48), tuple(int(v) for v in rng.integers(0, 60, 3)))
+        Image.Image.paste(im, colours[name], (8, 8, 40, 40))
+        im.save(tmp_path / "mine" / "images" / f"{k}.png")
+        entries.append({"filename": f"{k}.png", "split": "train" if k < 48 else "val" if k < 54 else "test",
+                        "sentences": [{"raw": f"a {name} square"}, {"raw": f"one {name} box"}]})
+    (tmp_path / "mine" / "dataset_squares.json").write_text(json.dumps({"images": entries}))
+    run = tmp_path / "run"
+    assert main(["--threads", "1", "train", "captioning", "--data", str(tmp_path / "mine"), "--pretrain-images", "500",
+                 "--pretrain-epochs", "1", "--channels", "4", "8", "8", "--embed", "8", "--hidden", "16",
+                 "--attn-size", "8", "--epochs", "2", "--batch-size", "16", "--no-progress", "--device", "cpu",
+                 "--out", str(run)]) == 0
+    info = json.loads((run / "config.json").read_text())["data"]
+    assert info["path"].endswith("dataset_squares.json") and info["sizes"]["train"] == 48
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--device", "cpu"]) == 0  # the same JSON read again
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "loss" in out and out["split"] == "test"

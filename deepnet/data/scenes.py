@@ -195,10 +195,11 @@ class Scenes:
     test: ScenePart
     licence: str = LICENCE
     notes: str = ""
+    path: str = ""  # the user's caption JSON (read_karpathy), recorded so that `deepnet eval` reads it again
 
     def info(self):
         return {"name": self.name, "sizes": {p: len(getattr(self, p)) for p in ("train", "val", "test")},
-                "notes": self.notes}
+                "notes": self.notes, **({"path": self.path} if self.path else {})}
 
 
 def make_part(photos, labels, n, seed, grids=(2, 3), max_objects=3):
@@ -318,4 +319,5 @@ def read_karpathy(json_path, image_dir, size=SIZE, limit=0):
                          refs, [[[] for _ in r] for r in refs])
 
     return Scenes(json_path.stem, part(parts["train"]), part(parts["val"]), part(parts["test"]),
-                  licence="as stated by the caption set's publisher", notes=f"Karpathy split {json_path.name}")
+                  licence="as stated by the caption set's publisher", notes=f"Karpathy split {json_path.name}",
+                  path=str(json_path.resolve()))

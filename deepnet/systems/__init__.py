@@ -108,14 +108,14 @@ def load_data(module, name, seed, cfg, like=None, train_cfg=None):
 
     system = module.__name__.rsplit(".", 1)[-1]
     own = name not in module.TRAINS_ON and user.is_path(name) and (system in USER_DATA or module.load_data is None)
-    if own or (like or {}).get("path"):  # the user's own data, rebuilt as the run recorded it
+    if own or (system in USER_DATA and (like or {}).get("path")):  # the user's own data, rebuilt as recorded
         if system not in USER_DATA:
             raise ConfigError(f"system '{system}' does not read the user's own data yet (it takes: "
                               f"{', '.join(module.TRAINS_ON)}); systems that do: {', '.join(USER_DATA)}")
         data = user.load(name if user.is_path(name) else like["path"], USER_DATA[system], seed,
                          level=getattr(cfg, "level", "word"), like=like)
-    elif module.load_data is not None:
-        data = module.load_data(name, seed, train_cfg)
+    elif module.load_data is not None:  # a system that reads its own sources (a path it recorded, if any)
+        data = module.load_data((like or {}).get("path") or name, seed, train_cfg)
     elif like is not None and name in datasets.RUN_DEPENDENT:
         data = datasets.get(name).load_like(like)
     else:

@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -44,7 +45,7 @@ from deepnet.core.config import check_fields, config_from_dict
 from deepnet.core.convnet import Normalise, conv_stages, he_init
 from deepnet.core.decoder import AttentiveLSTMDecoder, attention_penalty
 from deepnet.core.train import TrainConfig
-from deepnet.errors import ConfigError
+from deepnet.errors import ConfigError, DataError
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
@@ -319,7 +320,21 @@ class SceneSource:
 
 
 def load_data(name, seed, train_cfg=None):
-    return SceneSource(name, seed)
+    """`scenes` (generated in prepare_data), or the user's Karpathy-split caption JSON: `--data dataset_x.json`
+    with its pictures in an images/ folder beside it (or beside the JSON itself), or a folder holding both."""
+    from deepnet.data import scenes as scenes_data
+    from deepnet.data import user
+
+    if not user.is_path(name):
+        return SceneSource(name, seed)
+    path = Path(name)
+    if path.is_dir():
+        found = sorted(path.glob("dataset_*.json"))
+        if len(found) != 1:
+            raise DataError(f"{path}: expected one Karpathy-split dataset_*.json in it (found {len(found)})")
+        path = found[0]
+    images = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
+    return scenes_data.read_karpathy(path, images)
 
 
 @torch.no_grad()
@@ -362,7 +377,8 @@ def prepare_data(source, cfg, log=print):
     splits = Splits(name=sc.name, train=part(sc.train), val=part(sc.val), test=part(sc.test), classes=[],
                     input_shape=(3, SIZE, SIZE), licence=sc.licence, notes=sc.notes,
                     extra={"vocab": vocab, "encoder_val_accuracy": acc,
-                           "encoder": cfg.encoder_run or "pre-trained on CIFAR-10"})
+                           "encoder": cfg.encoder_run or "pre-trained on CIFAR-10",
+                           **({"path": sc.path, "format": "karpathy json"} if getattr(sc, "path", "") else {})})
     splits.scenes = sc
     splits.encoder_state = state
     return splits
