@@ -1,4 +1,7 @@
-"""Beam search for any step-by-step decoder (translation, captioning): keep the K best partial outputs.
+"""Token sequences of the decoders (translation, captioning): padding them into a batch, and beam search.
+
+pad_ids pads lists of ids into one (N, L) tensor, cutting any longer than max_len to its first
+max_len - 1 ids and the end-of-sequence id. Beam search keeps the K best partial outputs:
 
 A hypothesis that emits <eos> is finished with score log P / length^alpha (length normalisation;
 alpha = 0: none). A sequence stops when K hypotheses are finished and the best live one, normalised
@@ -13,6 +16,16 @@ The decoder is given as two functions over the B*K rows (the K beams of a sequen
 """
 
 import torch
+
+
+def pad_ids(seqs, pad, eos, max_len=None):
+    """Lists of ids -> (N, L) int64 filled with `pad`; a list longer than max_len keeps max_len - 1 ids and `eos`."""
+    if max_len is not None:
+        seqs = [s if len(s) <= max_len else s[:max_len - 1] + [eos] for s in seqs]
+    out = torch.full((len(seqs), max(len(s) for s in seqs)), pad, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+    return out
 
 
 def _settled(finished, live, K, norm):

@@ -61,7 +61,8 @@ class Config:
 PROFILES = {
     "smoke": Config(train_scenes=200, val_scenes=50, test_scenes=40, pretrain_epochs=1, pretrain_images=500,
                     hidden=32, embed=16, attn_size=16, channels=(8, 16, 16), epochs=1, beam=2, figures=2),
-    # its run (1 thread, load average about 4 from other jobs): 146 s; hit rate 0.47 (chance 0.18), BLEU-4 65.6
+    # its kept run (results/quick, 1 thread, quiet cores): 81 s; hit rate 0.473 (chance 0.18); a development run
+    # under a load of about 4 took 146 s
     "quick": Config(),
     "full": Config(train_scenes=100000, val_scenes=5000, test_scenes=5000, pretrain_epochs=30, pretrain_images=0,
                    channels=(64, 128, 256), hidden=512, embed=256, attn_size=256, epochs=30, beam=5),

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepnet.core.beam import beam_search as _beam_search
+from deepnet.core.beam import pad_ids
 from deepnet.core.config import check_fields, config_from_dict
 from deepnet.core.convnet import Normalise, conv_stages, he_init
 from deepnet.core.decoder import AttentiveLSTMDecoder, attention_penalty
@@ -118,12 +119,8 @@ def decode(ids, vocab):
 
 
 def pad_batch(seqs, max_len=None):
-    if max_len is not None:
-        seqs = [s if len(s) <= max_len else s[:max_len - 1] + [EOS] for s in seqs]
-    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-    return out
+    """Lists of ids -> (N, L) int64 padded with PAD; longer than max_len: the first max_len - 1 ids and <eos>."""
+    return pad_ids(seqs, PAD, EOS, max_len)
 
 
 # ---------------------------------------------------------------------------------------------

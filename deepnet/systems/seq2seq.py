@@ -48,7 +48,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepnet.core.attention import AdditiveAttention, DotAttention
-from deepnet.core.beam import beam_search
+from deepnet.core.beam import beam_search, pad_ids
 from deepnet.core.config import check_fields, config_from_dict
 from deepnet.core.train import TrainConfig
 from deepnet.errors import ConfigError
@@ -155,14 +155,8 @@ class Tokenizer:
 
 
 def pad_batch(seqs, max_len=None):
-    """Lists of ids -> (N, L) int64 padded with PAD; sequences longer than max_len keep their first
-    max_len - 1 ids and end with <eos>."""
-    if max_len is not None:
-        seqs = [s if len(s) <= max_len else s[:max_len - 1] + [EOS] for s in seqs]
-    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-    return out
+    """Lists of ids -> (N, L) int64 padded with PAD; longer than max_len: the first max_len - 1 ids and <eos>."""
+    return pad_ids(seqs, PAD, EOS, max_len)
 
 
 # ---------------------------------------------------------------------------------------------
