@@ -343,6 +343,19 @@ def test_experiment_page_lists_every_metric_source_and_flags_a_drifted_config():
     assert "differ from the quick profile's in: epochs" in page and "threads" not in page.split("Note")[1].split("\n")[0]
     assert "![fig.png](quick/convnet_digits/fig.png)" in page
     assert "differ" not in experiment_page("convnet_digits", "c", [r], {"quick": {"epochs": 3, "lr": 0.1}})
+    assert "Reproduce:" not in page  # a drifted run has no plain command that reproduces it
+
+
+def test_a_run_whose_config_equals_its_profile_names_the_plain_command_that_reproduces_it():
+    r = make_result(config={"epochs": 3, "lr": 0.1, "threads": 1, "out": "/tmp/dev"},
+                    command="deepnet --threads 1 reproduce convnet_digits other --quick --out /tmp/dev")
+    page = experiment_page("convnet_digits", "c", [r], {"quick": {"epochs": 3, "lr": 0.1}})
+    assert ("Reproduce: `deepnet reproduce convnet_digits --quick` (recorded: "
+            "`deepnet --threads 1 reproduce convnet_digits other --quick --out /tmp/dev`)") in page
+    plain = make_result(config={"epochs": 3, "lr": 0.1}, command="deepnet reproduce convnet_digits --quick")
+    page = experiment_page("convnet_digits", "c", [plain], {"quick": {"epochs": 3, "lr": 0.1}})
+    assert "Reproduce:" not in page and "`deepnet reproduce convnet_digits --quick`" in page
+    assert "Reproduce:" not in experiment_page("convnet_digits", "c", [r], None)  # no profile known: no claim
 
 
 def test_a_single_seed_shows_no_plus_minus_and_says_1_seed(tmp_path):
@@ -427,4 +440,6 @@ def test_the_html_report_flags_a_run_whose_settings_differ_from_its_profile(tmp_
     page = write_html(load_results(tmp_path), tmp_path / "index.html", profiles=profiles).read_text(encoding="utf-8")
     assert "differ from the quick profile's in: epochs;" in page  # workers cannot change a result: not named
     same = {"convnet_digits": {"quick": {"epochs": 3, "lr": 0.1}}}
+    assert "reproduce with" not in page
     assert "differ from" not in write_html(load_results(tmp_path), tmp_path / "b.html", profiles=same).read_text()
+    assert "<code>deepnet reproduce convnet_digits --quick</code>" in (tmp_path / "b.html").read_text()

@@ -23,7 +23,8 @@ from deepnet.errors import ConfigError
 
 from deepnet.core.results import PROFILES, SCHEMA_VERSION, ResultError, check_targets, validate_result  # noqa: F401 (re-exported)
 from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
-                                       format_seeds, format_target, hardware, short_source, config_drift)
+                                       format_seeds, format_target, hardware, short_source, config_drift,
+                                       reproduce_command)
 from deepnet.report.html import render_page
 
 README_BEGIN = "<!-- results:begin -->"
@@ -112,7 +113,13 @@ def experiment_page(name, claim, results, profiles=None, paper=None):
     for r in results:
         validate_result(r)
         out += [f"> {r['claim']}", "", f"Review section: {r['section']}.", ""] if r is results[0] else []
-        out += [f"## {r['profile']} profile", "", f"`{r['command']}`", ""]
+        out += [f"## {r['profile']} profile", ""]
+        plain = reproduce_command(r, (profiles or {}).get(r["profile"]))
+        if plain and plain != r["command"]:
+            # the recorded command named other experiments too, or settings that do not change the result
+            out += [f"Reproduce: `{plain}` (recorded: `{r['command']}`)", ""]
+        else:
+            out += [f"`{r['command']}`", ""]
         drift = config_drift(r, (profiles or {}).get(r["profile"]))
         if drift:
             out += [f"**Note:** this run's settings differ from the {r['profile']} profile's in: "

@@ -139,5 +139,14 @@ def config_drift(result, profile_config):
                   if k not in NEUTRAL_SETTINGS and _plain(rec.get(k)) != _plain(profile_config.get(k)))
 
 
+def reproduce_command(result, profile_config):
+    """The plain command that reproduces `result`: `deepnet reproduce NAME --PROFILE`, when the recorded
+    config equals the profile's (neutral settings aside); None when it does not (then only the command
+    recorded with the run says how it was made)."""
+    if profile_config is None or config_drift(result, profile_config):
+        return None
+    return f"deepnet reproduce {result['experiment']} --{result['profile']}"
+
+
 def _plain(v):
     return list(v) if isinstance(v, tuple) else v

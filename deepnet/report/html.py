@@ -10,7 +10,8 @@ from html import escape
 from pathlib import Path
 
 from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
-                                       format_seeds, format_target, hardware, short_source, config_drift)
+                                       format_seeds, format_target, hardware, short_source, config_drift,
+                                       reproduce_command)
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
@@ -136,6 +137,7 @@ def _result_section(r, profile_config=None):
         f"<p class='muted'>Review section: {escape(r['section'])}</p>\n",
     ]
     drift = config_drift(r, profile_config)
+    plain = reproduce_command(r, profile_config)
     if drift:
         out.append(f"<p class='note'>This run's settings differ from the {escape(r['profile'])} profile's in: "
                    f"{escape(', '.join(drift))}; its command and config below say how.</p>\n")
@@ -166,6 +168,7 @@ def _result_section(r, profile_config=None):
 
     facts = [
         ("command", f"<code>{escape(r['command'])}</code>"),
+        *([("reproduce with", f"<code>{escape(plain)}</code>")] if plain and plain != r["command"] else []),
         ("seeds", escape(format_seeds(r["seeds"]))),
         ("wall time", escape(format_duration(r["seconds"]) + (f" ({r['seconds']:.0f} s)" if r["seconds"] >= 60 else ""))),
         ("device", escape(str(env.get("device")))),
