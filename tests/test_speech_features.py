@@ -210,30 +210,76 @@ def _goforward():
     return x, rate, audio.read_sphinx_mfc(root / "sphinx_frontend/goforward.mfc")
 
 
-def test_sphinx_mfcc_against_goforward_mfc():
-    """goforward.mfc was made by PocketSphinx's front end with its en-us model's settings (25 filters,
-    130-6800 Hz, orthonormal DCT, lifter 22) and, as that model's feat.params says, -remove_noise yes.
+EN_US = dict(n_filt=25, lowerf=130.0, upperf=6800.0, transform="dct", lifter=22)  # the en-us model's feat.params
 
-    Our sphinx_mfcc with those settings gives the reference's first frame exactly in c1..c12 (to 1e-4),
-    c0 within 0.3: the pipeline (pre-emphasis, 410-sample Hamming frames, 512-point FFT, unit-area filters on
-    rounded bins, log(x + 1e-4), DCT, lifter) is the same. After the first frames the two drift apart, because
-    the noise removal (spectral subtraction that tracks the noise floor, PocketSphinx's fe_noise.c) is not
-    implemented here: measured, mean |difference| 1.70 over all 264 frames and 13 coefficients (the reference's
-    coefficients have standard deviations 10-22), correlation per coefficient 0.91-0.999. The reference also
-    stops after 264 of the 277 frames the recording holds.
+
+def test_sphinx_mfcc_against_goforward_mfc():
+    """goforward.mfc was made (2015) by sphinxbase's front end with PocketSphinx's en-us settings (25 filters,
+    130-6800 Hz, orthonormal DCT, lifter 22) and sphinxbase's defaults of the time: -remove_noise yes,
+    -remove_silence yes, -dither no (so nothing random).
+
+    With the noise removal (fe_noise.c's spectral subtraction) and the voice-activity detector, and rounding to
+    float32 where sphinxbase does (single_precision), sphinx_mfcc reproduces the file bit for bit: all 264
+    frames, all 13 coefficients. In float64 throughout it agrees to 2.8e-5 (measured max 2.77e-5, mean 4.9e-6;
+    the reference's coefficients reach 71). Without the noise removal the frames drift apart (mean |diff| 1.70).
+    The 264 frames: the detector passes frames 0-263 of the 277 and ends speech on frame 264, the 50th
+    non-speech frame after the last speech frame (214); the rest of the recording is silence.
     """
     x, rate, ref = _goforward()
     assert ref.shape == (264, 13)
-    ours = audio.sphinx_mfcc(x, rate, n_filt=25, lowerf=130.0, upperf=6800.0, transform="dct", lifter=22)
-    assert ours.shape == (277, 13)
-    ours = ours[:264]
-    torch.testing.assert_close(ours[0, 1:], ref[0, 1:], atol=1e-4, rtol=0)
-    assert abs(ours[0, 0] - ref[0, 0]) < 0.3
-    diff = (ours - ref).abs()
-    assert diff.mean() < 1.75  # measured 1.703
+    exact = audio.sphinx_mfcc(x, rate, **EN_US, remove_noise=True, remove_silence=True, single_precision=True)
+    assert exact.shape == (264, 13) and torch.equal(exact, ref)
+
+    ours = audio.sphinx_mfcc(x, rate, **EN_US, remove_noise=True, remove_silence=True)
+    torch.testing.assert_close(ours, ref, atol=3e-5, rtol=0)  # measured max 2.77e-5 (c10, lifter weight 11.9)
+    assert (ours - ref).abs().mean() < 1e-5  # measured 4.9e-6
+
+    # the detector only drops frames: without it, 277 frames whose first 264 are the same
+    every = audio.sphinx_mfcc(x, rate, **EN_US, remove_noise=True)
+    assert every.shape == (277, 13) and torch.equal(every[:264], ours)
+
+    # without the noise removal: the first frame agrees in c1..c12, the rest drift
+    plain = audio.sphinx_mfcc(x, rate, **EN_US, remove_silence=True)
+    assert plain.shape == (264, 13)
+    torch.testing.assert_close(plain[0, 1:], ref[0, 1:], atol=1e-4, rtol=0)
+    assert (plain - ref).abs().mean() > 1.0  # measured 1.703
     for i in range(13):
-        r = np.corrcoef(ours[:, i].numpy(), ref[:, i].numpy())[0, 1]
+        r = np.corrcoef(plain[:, i].numpy(), ref[:, i].numpy())[0, 1]
         assert r > 0.9, (i, r)  # measured 0.913 (c2) to 0.999 (c11)
+
+
+def test_sphinx_noise_removal_first_frame_moves_only_c0():
+    """On the first frame the tracker starts at P = e, N = F = e / 20, no peak: every filter's gain is
+    1 - (0.995 / 20 + 0.005) = 0.94525, so the log energies all drop by log(0.94525) and, with the orthonormal
+    DCT, only c0 moves, by sqrt(25) log(0.94525) = -0.2815 (lifter weight 1 for c0)."""
+    x, rate, _ = _goforward()
+    plain = audio.sphinx_mfcc(x, rate, **EN_US)
+    cleaned = audio.sphinx_mfcc(x, rate, **EN_US, remove_noise=True)
+    assert cleaned.shape == plain.shape == (277, 13)
+    torch.testing.assert_close(cleaned[0, 1:], plain[0, 1:], atol=1e-5, rtol=0)
+    assert abs((cleaned[0, 0] - plain[0, 0]).item() - 5 * np.log(0.94525)) < 1e-5
+    assert (cleaned[1:] - plain[1:]).abs().mean() > 0.5  # later frames are changed for real
+    assert torch.equal(audio.sphinx_mfcc(x, rate, **EN_US, remove_noise=False), plain)  # the default is off
+
+
+def test_sphinx_vad_frames_hangover_rule():
+    """sphinxbase's rule: 21 frames wait before speech, 10 speech frames in a row start it (releasing them),
+    50 non-speech frames in a row end it (the 50th is dropped), and 3 speech frames are not enough to restart."""
+    speech = np.array([False] * 25 + [True] * 12 + [False] * 60 + [True] * 3)
+    kept = audio._sphinx_vad_frames(speech)
+    # speech starts on frame 34 (25 + 9): frames 14..34 are in the buffer; it ends on frame 86 (37 + 49)
+    assert kept.tolist() == list(range(14, 86))
+    assert audio._sphinx_vad_frames(np.zeros(30, dtype=bool)).tolist() == []
+    assert audio._sphinx_vad_frames(np.ones(30, dtype=bool)).tolist() == list(range(30))
+
+
+def test_sphinx_single_precision_is_for_the_dct_only():
+    x, rate, _ = _goforward()
+    with pytest.raises(ValueError):
+        audio.sphinx_mfcc(x, rate, single_precision=True)  # AN4's legacy transform: not implemented
+    a = audio.sphinx_mfcc(x, rate, **EN_US)
+    b = audio.sphinx_mfcc(x, rate, **EN_US, single_precision=True)
+    assert 0 < (a - b).abs().max() < 1e-4  # only rounding differs
 
 
 def test_sphinx_mfcc_an4_settings_and_resampling():

@@ -191,7 +191,129 @@ def cmvn(feat, variance=True):
     return out
 
 
-def sphinx_mfcc(samples, rate=16000, n_filt=40, lowerf=133.33334, upperf=6855.4976, transform="legacy", lifter=0):
+# The constants of the Sphinx noise tracker and voice-activity detector, as defined in sphinxbase's
+# src/libsphinxbase/fe/fe_noise.c (and, for the tracker, PocketSphinx 5's src/fe/fe_noise.c) and in
+# sphinxbase's include/sphinxbase/fe.h (the -vad_* defaults).
+_NOISE_SMOOTH_WINDOW = 4  # gains are averaged over filters i - 4 .. i + 4
+_NOISE_LAMBDA_POWER = 0.7  # smoothing of the filter energies over time
+_NOISE_LAMBDA_A = 0.995  # lower envelope: slow rise ...
+_NOISE_LAMBDA_B = 0.5  # ... fast fall
+_NOISE_LAMBDA_T = 0.85  # temporal masking: peak decay per frame ...
+_NOISE_MU_T = 0.2  # ... and the masked level, a fraction of the decayed peak
+_NOISE_MAX_GAIN = 20.0  # gains lie in [1/20, 20]
+_VAD_PEAK_LEARN, _VAD_PEAK_FORGET = 0.9, 0.9995  # slow peak of the log signal energy
+_VAD_VOLUME_RANGE = 8.0  # a frame 8 (natural log units) below the slow peak is quiet
+_VAD_THRESHOLD = 2.0  # -vad_threshold: log SNR the loudest filter must reach
+_VAD_PRE_SPEECH, _VAD_START_SPEECH, _VAD_POST_SPEECH = 20, 10, 50  # -vad_prespeech, -vad_startspeech, -vad_postspeech
+
+
+def _sphinx_track_noise(energies):
+    """Run the Sphinx noise tracker over (T, F) float64 mel filter energies (power, before the log).
+
+    Returns (gains, speech): gains (T, F), the per-filter gains of the spectral subtraction (before the
+    smoothing across filters), and speech (T,) bool, the frame-level voice decision. The recursion is
+    over frames; each step works on all F filters at once. Written from sphinxbase's fe_track_snr
+    (fe_noise.c); see sphinx_mfcc for the equations.
+    """
+    def lower_envelope(level, env):
+        # rises slowly (lambda_a) towards a level above it, falls fast (lambda_b) to one below it
+        lam = np.where(level >= env, _NOISE_LAMBDA_A, _NOISE_LAMBDA_B)
+        return lam * env + (1.0 - lam) * level
+
+    T, F = energies.shape
+    gains = np.empty((T, F))
+    speech = np.zeros(T, dtype=bool)
+    if T == 0:
+        return gains, speech
+    power = energies[0].copy()
+    noise = energies[0] / _NOISE_MAX_GAIN
+    floor = energies[0] / _NOISE_MAX_GAIN
+    peak = np.zeros(F)
+    slow_peak = 0.0
+    for t in range(T):
+        power = _NOISE_LAMBDA_POWER * power + (1.0 - _NOISE_LAMBDA_POWER) * energies[t]
+        noise = lower_envelope(power, noise)
+        signal = np.maximum(power - noise, 1.0)
+
+        # voice activity: the best filter's log SNR, and the frame's loudness against a slow peak
+        log_snr = max(0.0, float(np.log(power / noise).max()))
+        loudness = float(np.log(signal.sum()))
+        k = _VAD_PEAK_LEARN if loudness > slow_peak else _VAD_PEAK_FORGET
+        slow_peak = k * slow_peak + (1.0 - k) * loudness
+        quiet = slow_peak - _VAD_VOLUME_RANGE > loudness
+        speech[t] = log_snr >= _VAD_THRESHOLD and not quiet
+
+        floor = lower_envelope(signal, floor)
+        # temporal masking: a filter falling below 0.85 x its decayed peak is cut to 0.2 x that peak
+        peak = peak * _NOISE_LAMBDA_T
+        masked = np.where(signal < _NOISE_LAMBDA_T * peak, _NOISE_MU_T * peak, signal)
+        peak = np.maximum(peak, signal)
+        signal = np.maximum(masked, floor)
+        gains[t] = np.clip(signal / power, 1.0 / _NOISE_MAX_GAIN, _NOISE_MAX_GAIN)
+    return gains, speech
+
+
+def _gain_smoothing_window(n_filt):
+    """(near, count): near (F, F) 1.0 where |i - j| <= 4, count (F,) its row sums (5 to 9 filters)."""
+    i = np.arange(n_filt)
+    near = (np.abs(i[:, None] - i[None]) <= _NOISE_SMOOTH_WINDOW).astype(np.float64)
+    return near, near.sum(1)
+
+
+def _sphinx_dct_float32(logs):
+    """(T, 13) float64 holding float32 values: the orthonormal DCT-II of (T, F) float64 log energies,
+    rounded where sphinxbase's floating-point build (fe_dct2 in fe_sigproc.c) rounds.
+
+    Its cosine table cos(pi/F i (j + 1/2)) and the factors sqrt(1/F) (c0), sqrt(2/F) (c1..) are
+    float32; each coefficient is a float32 running sum over the filters j = 0..F-1 of the double
+    product log_j x cos_ij, rounded to float32 after every addition, and is then multiplied by its
+    float32 factor in float32.
+    """
+    T, F = logs.shape
+    step = math.pi / F
+    table = np.array([[math.cos(step * i * (j + 0.5)) for j in range(F)] for i in range(13)],
+                     dtype=np.float32).astype(np.float64)  # (13, F); row 0 is all 1.0
+    acc = np.zeros((T, 13), dtype=np.float32)
+    for j in range(F):
+        acc = (acc + logs[:, j:j + 1] * table[:, j]).astype(np.float32)
+    scale = np.full(13, math.sqrt(2.0 / F), dtype=np.float32)
+    scale[0] = np.float32(math.sqrt(1.0 / F))
+    return torch.from_numpy((acc * scale).astype(np.float64))
+
+
+def _sphinx_vad_frames(speech):
+    """Indices of the frames the Sphinx voice-activity detector lets through (sphinxbase fe_vad_hangover).
+
+    Outside speech, frames wait in a buffer of the last pre_speech + 1 = 21 frames; start_speech = 10
+    speech frames in a row switch to speech and release the buffer (the frame that switched included);
+    in speech every frame is kept until post_speech = 50 non-speech frames in a row switch back: that
+    50th frame is dropped (the 49 before it are kept) and the buffer starts empty again.
+    """
+    kept, waiting = [], []
+    in_speech, n_start, n_end = False, 0, 0
+    for t, is_speech in enumerate(speech):
+        if not in_speech:
+            waiting = (waiting + [t])[-(_VAD_PRE_SPEECH + 1):]
+        if is_speech:
+            n_end = 0
+            if not in_speech:
+                n_start += 1
+                if n_start >= _VAD_START_SPEECH:
+                    in_speech, n_start = True, 0
+        else:
+            n_start = 0
+            if in_speech:
+                n_end += 1
+                if n_end >= _VAD_POST_SPEECH:
+                    in_speech, n_end, waiting = False, 0, []
+        if in_speech:
+            kept += waiting or [t]
+            waiting = []
+    return np.asarray(kept, dtype=np.int64)
+
+
+def sphinx_mfcc(samples, rate=16000, n_filt=40, lowerf=133.33334, upperf=6855.4976, transform="legacy", lifter=0,
+                remove_noise=False, remove_silence=False, single_precision=False):
     """(T, 13) MFCCs as the CMU Sphinx front end (sphinxbase's sphinx_fe, default settings) computes them.
 
     The settings of /work/shared/data/sphinx_frontend/feat.params and sphinx_fe's defaults:
@@ -207,12 +329,49 @@ def sphinx_mfcc(samples, rate=16000, n_filt=40, lowerf=133.33334, upperf=6855.49
     (c_i *= 1 + L/2 sin(pi i / L)); their defaults are AN4's settings. PocketSphinx's en-us model,
     whose front end made goforward.mfc, uses n_filt=25, lowerf=130, upperf=6800, "dct", lifter=22.
     Newer sphinxbase takes log(energy + 1e-4); so does this.
+
+    remove_noise (sphinx_fe's -remove_noise; False, AN4's setting, leaves the features as above):
+    spectral subtraction on the filter energies e_t(m), between the filterbank and the log, as
+    sphinxbase's fe_noise.c (2015; PocketSphinx 5's src/fe/fe_noise.c is the same, less the VAD) does it. Its
+    constants, from fe_noise.c: lambda_p = 0.7, lambda_a = 0.995, lambda_b = 0.5, lambda_t = 0.85,
+    mu_t = 0.2, G = 20 (MAX_GAIN), a smoothing window of 4 filters each side. Per frame t, per filter m:
+        smoothed power  P_t = 0.7 P_{t-1} + 0.3 e_t                    (P_{-1} = e_0)
+        noise           N_t = env(N_{t-1}, P_t)                        (N_{-1} = e_0 / 20)
+        signal          S_t = max(P_t - N_t, 1)
+        floor           F_t = env(F_{t-1}, S_t)                        (F_{-1} = e_0 / 20)
+        masking         K_t = 0.85 K_{t-1};  S'_t = 0.2 K_t if S_t < 0.85 K_t else S_t;
+                        then K_t = max(K_t, S_t)                       (K_{-1} = 0)
+        gain            g_t = clip(max(S'_t, F_t) / P_t, 1/20, 20)
+        output          e'_t(m) = e_t(m) mean_{|j - m| <= 4, 0 <= j < n_filt} g_t(j)
+    where env(E, x) = 0.995 E + 0.005 x if x >= E else 0.5 E + 0.5 x (a lower envelope: slow up, fast
+    down). log(e'_t + 1e-4), the DCT and the lifter follow as above. On the first frame every gain is
+    0.94525 (P = e, N = 0.05475 e, S = 0.94525 e, wherever e > 1.06), so of that frame only c0 moves,
+    by sqrt(n_filt) log(0.94525) with "dct".
+
+    remove_silence (sphinx_fe's -remove_silence; default False): keep only the frames sphinxbase's
+    voice-activity detector (fe_noise.c's fe_track_snr, fe_vad_hangover; -vad_threshold 2.0,
+    -vad_prespeech 20, -vad_startspeech 10, -vad_postspeech 50) passes. A frame is speech when
+    max_m log(P_t / N_t) >= 2 and its loudness L_t = log sum_m S_t(m) is not more than 8 below a slow
+    peak Q_t = k Q_{t-1} + (1 - k) L_t (Q_{-1} = 0; k = 0.9 when L_t > Q_{t-1}, else 0.9995); which
+    frames pass is in _sphinx_vad_frames, and T is then the number that pass. Sphinxbase (2015) had
+    both settings on by default, dither off: goforward.mfc is sphinx_mfcc(..., remove_noise=True,
+    remove_silence=True): its 264 frames are frames 0-263 of the 277 here, the detector ending speech
+    on frame 264, the 50th non-speech frame after the last speech frame (214). The noise tracker's
+    state runs over every frame either way.
+
+    single_precision (default False; transform="dct" only): round where sphinxbase's floating-point
+    build keeps float32 (its mfcc_t and float32 variables): the pre-emphasis coefficient 0.97f, the
+    filter weights (slopes computed in float32), the DCT (_sphinx_dct_float32) and the lifter weights
+    (with sphinxbase's integer lifter / 2) and product. Everything else is float64 there and here.
+    With it goforward.mfc is reproduced bit for bit; without it to within 3e-5 (float64 throughout).
     """
     if rate != 16000:
         samples, rate = resample(samples, rate, 16000), 16000
     n_fft, win, hop = 512, 410, 160
     x = np.asarray(samples, dtype=np.float64) * 32768.0  # back to the 16-bit integer scale
-    x = _pre_emphasis(x, 0.97)
+    if single_precision and transform != "dct":
+        raise ValueError("single_precision is implemented (and checked) for transform='dct' only")
+    x = _pre_emphasis(x, float(np.float32(0.97)) if single_precision else 0.97)
     if len(x) < win:
         x = np.pad(x, (0, win - len(x)))
     frames = torch.from_numpy(x).unfold(0, win, hop)  # (T, 410)
@@ -225,13 +384,23 @@ def sphinx_mfcc(samples, rate=16000, n_filt=40, lowerf=133.33334, upperf=6855.49
     mel = np.linspace(hz_to_mel(lowerf), hz_to_mel(upperf), n_filt + 2)
     corners = np.floor(mel_to_hz(mel) / df + 0.5) * df  # (42,) Hz, on bins
     hz = np.arange(n_fft // 2 + 1) * df
+    if single_precision:  # bin frequencies and corners are exact in float32; the slopes are rounded there
+        corners, hz = corners.astype(np.float32), hz.astype(np.float32)
     fb = np.zeros((n_fft // 2 + 1, n_filt))
     for m in range(n_filt):
         lo, mid, hi = corners[m], corners[m + 1], corners[m + 2]
         rise = (hz - lo) / (mid - lo)
         fall = (hi - hz) / (hi - mid)
-        fb[:, m] = np.clip(np.minimum(rise, fall), 0, None) * 2 / (hi - lo)
+        tri = np.clip(np.minimum(rise, fall), 0, None)
+        fb[:, m] = tri * (np.float32(2) / (hi - lo)) if single_precision else tri * 2 / (hi - lo)
     energies = power @ torch.from_numpy(fb)  # (T, 40)
+    speech = None
+    if remove_noise or remove_silence:
+        gains, speech = _sphinx_track_noise(energies.numpy())
+        if remove_noise:
+            near, count = _gain_smoothing_window(n_filt)
+            smoothed = gains @ near.T / count  # (T, F) mean gain of the (up to) 9 nearest filters
+            energies = energies * torch.from_numpy(smoothed)
     logs = torch.log(energies + 1e-4)
 
     if transform == "legacy":
@@ -240,13 +409,20 @@ def sphinx_mfcc(samples, rate=16000, n_filt=40, lowerf=133.33334, upperf=6855.49
         beta = torch.ones(n_filt, dtype=torch.float64)
         beta[0] = 0.5
         cep = (logs * beta) @ basis.T / n_filt  # (T, 13)
+    elif transform == "dct" and single_precision:
+        cep = _sphinx_dct_float32(logs.numpy())
     elif transform == "dct":
         cep = logs @ dct_matrix(n_filt, 13).double()  # (T, 13)
     else:
         raise ValueError(f"transform must be legacy or dct, not {transform!r}")
-    if lifter:
+    if lifter and single_precision:  # float32 weights, float32 products; lifter / 2 is C integer division
+        weights = np.array([1 + (lifter // 2) * math.sin(i * math.pi / lifter) for i in range(13)], dtype=np.float32)
+        cep = torch.from_numpy(cep.numpy().astype(np.float32) * weights).double()
+    elif lifter:
         i = torch.arange(13, dtype=torch.float64)
         cep = cep * (1 + lifter / 2 * torch.sin(math.pi * i / lifter))
+    if remove_silence:
+        cep = cep[torch.from_numpy(_sphinx_vad_frames(speech))]
     return cep.float()
 
 
