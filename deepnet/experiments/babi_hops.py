@@ -95,7 +95,7 @@ def run(cfg, out_dir, profile):
         errs = []
         for t in cfg.tasks:
             runs = [r for (kk, tt, _), r in zip(plan, results) if kk == k and tt == t]
-            best = units.pick(runs)
+            best = units.pick(runs, by="val")  # the seed with the lowest validation error
             metrics[f"error_hops{k}_task{t}"] = best["test_error"]
             metrics[f"error_hops{k}_task{t}_seed_mean"] = statistics.mean(r["test_error"] for r in runs)
             errs.append(best["test_error"])
