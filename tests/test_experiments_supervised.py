@@ -65,7 +65,71 @@ def test_examples_to_reach_interpolates_in_log_examples():
     assert math.isnan(supervised_sgd._examples_to_reach(curve, 0.05))
 
 
-def test_deep_mlps_of_relu_vs_tanh_use_the_stated_inits():
-    assert relu_vs_tanh.INIT == {"relu": "he", "tanh": "glorot", "logistic": "glorot"}
+def test_relu_vs_tanh_times_the_first_epoch_at_the_target():
+    errors = [0.9, 0.5, 0.26, 0.25, 0.1]  # end-of-epoch training errors of a made-up run
+    assert relu_vs_tanh.epochs_to(errors, 0.25) == 4  # reaching exactly the target counts
+    assert relu_vs_tanh.epochs_to(errors, 0.5) == 2
+    assert relu_vs_tanh.epochs_to(errors, 0.05) == math.inf
+    assert relu_vs_tanh.epochs_to([], 0.25) == math.inf
+
+
+@pytest.mark.parametrize("init", ["cuda-convnet", "standard"])
+def test_relu_vs_tanh_convnet_has_four_weight_layers_and_differs_only_in_its_units(init):
+    torch.manual_seed(0)
+    x, y = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (5,))
+    units = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "logistic": torch.nn.Sigmoid}
+    shapes = None
+    for act, unit in units.items():
+        net = relu_vs_tanh.ConvNet4(act, (8, 8, 16), init)
+        z, loss = net(x, y)
+        assert z.shape == (5, 10) and torch.isfinite(loss)
+        weighted = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+        assert len(weighted) == 4 and weighted[-1].in_features == 16 * 4 * 4  # (B, 16, 4, 4) flattened
+        assert sum(isinstance(m, unit) for m in net.modules()) == 3
+        assert not any(isinstance(m, (torch.nn.Dropout, torch.nn.BatchNorm2d)) for m in net.modules())
+        now = [tuple(p.shape) for p in net.parameters()]
+        assert shapes is None or now == shapes  # the same net for every non-linearity
+        shapes = now
+        conv1 = weighted[0].weight
+        if init == "cuda-convnet":  # cuda-convnet's Gaussian stds, whatever the unit
+            assert abs(conv1.std().item() - 1e-4) < 2e-5 and abs(weighted[1].weight.std().item() - 1e-2) < 1e-3
+        elif act == "relu":  # He: var 2 / fan_in, fan_in = 3 * 5 * 5
+            assert abs(conv1.std().item() - math.sqrt(2 / 75)) < 0.03
+        else:  # Glorot: var 2 / (fan_in + fan_out) = 2 / (75 + 8 * 25)
+            assert abs(conv1.std().item() - math.sqrt(2 / 275)) < 0.02
+
+
+class _ScriptedTable(relu_vs_tanh.Table):
+    """A Table whose runs follow made-up training-error curves, one per rate (None: diverges then)."""
+
+    def __init__(self, curves, cap):
+        super().__init__(None, None, None, tuple(curves), cap, 0.25, None, None)
+        self.curves = curves
+
+    def start(self, act, lr, seed):
+        return {"act": act, "lr": lr, "seed": seed, "errors": [], "seconds": 0.0}
+
+    def advance(self, r):
+        err = self.curves[r["lr"]][len(r["errors"])]
+        if err is None:
+            raise relu_vs_tanh.TrainingDiverged("made up")
+        r["errors"].append(err)
+
+
+def test_relu_vs_tanh_rate_race_picks_the_first_rate_at_the_target():
+    curves = {0.01: [0.8, 0.5, 0.3, 0.2], 0.03: [0.7, 0.4, 0.2, 0.1], 0.1: [0.6, None]}
+    lr, grid, run = _ScriptedTable(curves, cap=4).race("relu", 0, log=lambda *a: None)
+    assert lr == 0.03 and run["errors"] == [0.7, 0.4, 0.2]  # stopped at its epoch 3: the others lose
+    assert grid == [[0.01, 3, 0.3, 0.0, 0.0], [0.03, 3, 0.2, 1.0, 0.0], [0.1, 1, 0.6, 0.0, 1.0]]
+    # nobody reaches the target by the cap: the lowest training error at the cap wins
+    curves = {0.01: [0.8, 0.6], 0.03: [0.7, 0.5], 0.1: [0.9, 0.9]}
+    assert _ScriptedTable(curves, cap=2).race("tanh", 0, log=lambda *a: None)[0] == 0.03
+    # the same epoch: the lower error wins
+    curves = {0.01: [0.5, 0.24], 0.03: [0.4, 0.2]}
+    assert _ScriptedTable(curves, cap=5).race("tanh", 0, log=lambda *a: None)[0] == 0.03
+
+
+def test_relu_vs_tanh_quick_profile_is_the_papers_procedure():
     cfg = relu_vs_tanh.PROFILES["quick"]
-    assert 6 <= cfg.layers <= 10 and cfg.seeds >= 3
+    assert cfg.seeds >= 3 and len(cfg.lrs) >= 3 and cfg.momentum == 0.9 and relu_vs_tanh.TARGET == 0.25
+    assert relu_vs_tanh.INIT == {"relu": "he", "tanh": "glorot", "logistic": "glorot"}
