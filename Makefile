@@ -36,6 +36,7 @@ bench: venv
 	$(PY) benchmarks/bench_ctc.py
 	$(PY) benchmarks/bench_captioning.py
 	$(PY) benchmarks/bench_dqn.py
+	$(PY) benchmarks/bench_glimpse.py
 
 # Regenerate the README's results table from results/ (never typed by hand).
 readme: venv

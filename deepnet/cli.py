@@ -72,6 +72,7 @@ EXPERIMENTS = {
     "an4_ctc": "deepnet.experiments.an4_ctc",
     "speech_dnn_vs_gmm": "deepnet.experiments.speech_dnn_vs_gmm",
     "transcribe_demo": "deepnet.experiments.transcribe_demo",
+    "ram_glimpses": "deepnet.experiments.ram_glimpses",
 }
 
 # What `make demo` runs: experiment -> (profile, settings changed from that profile). One short

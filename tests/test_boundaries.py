@@ -23,7 +23,7 @@ from conftest import shared_data_dir
 SYSTEM_DATA = {"mlp": "digits", "linear": "digits", "kernel_svm": "digits", "convnet": "mnist",
                "memory_network": "babi", "ntm": "copy", "rnn_lm": "tinyshakespeare", "nplm": "brown",
                "seq2seq": "multi30k", "rbm": "mnist", "autoencoder": "mnist", "dqn": "CartPole-v1", "ctc": "an4", "captioning": "scenes",
-               "acoustic_dnn": "fsdd"}
+               "acoustic_dnn": "fsdd", "glimpse": "mnist"}
 
 
 SENTINEL = re.compile(r"\(0: (all|the whole|every|as many|the epochs decide|no limit|unlimited)")

@@ -89,6 +89,10 @@ CASES = {
     # frames of 600 FSDD recordings, dropout 0.2 (the default): killed in its third epoch of six
     "acoustic_dnn": (["acoustic_dnn", "--data", "fsdd", "--subset", "600", "--hidden", "64", "64", "--epochs", "6",
                       "--checkpoint-every", "5"], "checkpoint.pt", 45, "fsdd"),
+    # the Recurrent Attention Model on 3,000 MNIST digits: its glimpse locations are drawn from torch's generator
+    # at every step (the REINFORCE actions), killed in its second epoch of four
+    "glimpse": (["glimpse", "--data", "mnist", "--subset", "3000", "--glimpses", "4", "--scales", "2", "--epochs", "4",
+                 "--batch-size", "32", "--checkpoint-every", "20"], "checkpoint.pt", 100, "mnist"),
 }
 
 

@@ -52,6 +52,7 @@ SYSTEMS = {
     "ctc": "deepnet.systems.ctc",
     "acoustic_dnn": "deepnet.systems.acoustic_dnn",
     "captioning": "deepnet.systems.captioning",
+    "glimpse": "deepnet.systems.glimpse",
 }
 
 
