@@ -112,9 +112,10 @@ PROFILES = {
     # RAM 4 glimpses 0.517 (val 0.25, 0.34, 0.47), 8 glimpses 0.664 (val 0.24, 0.28, 0.33); the ConvNet baseline
     # had validation accuracy 0.837 after its first epoch (the run was stopped there, out of time): the RAM learns
     # far more slowly than the ConvNet at this budget, and 8 glimpses more slowly than 4, so the quick targets are
-    # not expected to be met. The kept run (1 thread, nice'd beside another long run, load 3.8: 1,201 s, over the
-    # 5 minutes; not timed on quiet cores) gave the same RAM numbers, the ConvNet 0.062 and the MLP 0.399: targets
-    # missed; its glimpse paths drift towards the bottom-left corner (the location policy has not learnt yet)
+    # not expected to be met. The kept run (1 thread on a quiet core, the other core running one 1-thread job: 528 s,
+    # over the 5 minutes, most of it the 60x60 ConvNet baseline) gave the same RAM numbers, the ConvNet 0.062 and the
+    # MLP 0.399: targets missed; its glimpse paths drift towards the bottom-left corner (the location policy has not
+    # learnt yet)
     "quick": Config(),
     # full-cpu: 28x28 and cluttered 60x60 only, 40 and 60 epochs: not yet run. Estimated from steps timed on 1 thread
     # of this VM when quieter (RAM 28x28 6 glimpses ~10 s an epoch; 60x60 RAM 8 glimpses ~20-25 s, 4 glimpses ~12 s;
