@@ -339,7 +339,7 @@ def test_train_and_eval_nplm_through_the_cli(data_dir, tmp_path, capsys, monkeyp
     assert m["words"] == 5_000 - 1 and m["perplexity"] < 13_189 and 0 <= m["accuracy"] < 1
 
 
-def test_fig4_word_vectors_reuses_a_trained_nplm(data_dir, tmp_path):
+def test_fig4_word_vectors_reuses_a_trained_nplm(data_dir, tmp_path, capsys):
     import json
 
     from deepnet.cli import main
@@ -354,3 +354,6 @@ def test_fig4_word_vectors_reuses_a_trained_nplm(data_dir, tmp_path):
     assert "nplm_seconds" in a and "nplm_seconds" not in b
     assert main(["reproduce", "fig4_word_vectors", "--smoke", "--out", str(tmp_path / "c"), "--min-count", "30",
                  "--model-run", str(model)]) != 0  # another vocabulary than the model's
+    assert main(["reproduce", "fig4_word_vectors", "--smoke", "--out", str(tmp_path / "d"), "--hidden", "8",
+                 "--model-run", str(model)]) != 0  # a model these settings would not train
+    assert "model.hidden" in capsys.readouterr().err

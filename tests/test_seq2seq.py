@@ -251,3 +251,27 @@ def test_multi30k_real_files(data_dir):
     caps = multi30k.load_captions("test_2016")
     assert len(caps) == 5 and all(len(c) == 1000 for c in caps)
     assert bt.test.src[0].startswith("A man in an orange hat")
+
+
+def test_an_experiment_reuses_only_the_model_its_settings_would_train(data_dir, tmp_path, capsys):
+    import json
+
+    from deepnet.report.formatting import config_drift
+
+    assert main(["reproduce", "attention_alignment", "--smoke", "--out", str(tmp_path / "a")]) == 0
+    model = tmp_path / "a" / "attention_alignment" / "model"
+    assert main(["reproduce", "attention_alignment", "--smoke", "--out", str(tmp_path / "b"),
+                 "--model-run", str(model)]) == 0
+    a, b = (json.loads((tmp_path / p / "attention_alignment" / "result.json").read_text()) for p in "ab")
+    assert a["metrics"] == b["metrics"]  # the same model, whether trained here or loaded
+    assert config_drift(b, a["config"]) == []  # so a reused run reproduces the profile's row
+    capsys.readouterr()
+    for flag, value, differs in (("--dropout", "0.3", "model.dropout"), ("--lr", "0.01", "train.lr"),
+                                 ("--src-vocab", "290", "data.tokenizers")):
+        assert main(["reproduce", "attention_alignment", "--smoke", "--out", str(tmp_path / "c"), flag, value,
+                     "--model-run", str(model)]) != 0
+        assert differs in capsys.readouterr().err
+    # an attentive model is not the plain encoder-decoder fig4_phrase_vectors maps
+    assert main(["reproduce", "fig4_phrase_vectors", "--smoke", "--out", str(tmp_path / "d"),
+                 "--model-run", str(model)]) != 0
+    assert "model.attention" in capsys.readouterr().err

@@ -1,7 +1,9 @@
 """The training recipe shared by translation_multi30k, attention_alignment and fig4_phrase_vectors."""
 
+from dataclasses import asdict
+
 from deepnet.core.train import TrainConfig, fit
-from deepnet.systems import load_run, seq2seq
+from deepnet.systems import load_run, load_run_matching, seq2seq
 
 
 def recipe(epochs, batch_size, lr, seed=0, device="auto", weight_decay=0.01, clip_grad=1.0):
@@ -26,3 +28,16 @@ def train_and_load(cfg, bitext, src_vocab, tgt_vocab, tcfg, run_dir):
     src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, src_vocab, tgt_vocab)
     r = train_model(cfg, bitext, src_tok, tgt_tok, tcfg, run_dir)
     return load_run(run_dir, device=r["device"]), r
+
+
+def train_or_reuse(cfg, bitext, src_vocab, tgt_vocab, tcfg, run_dir, model_run=""):
+    """(model, device, artifacts): a model trained by train_and_load, or the one in `model_run` when that
+    run is the model these settings would train (model config, training recipe, data and subword units:
+    load_run_matching checks them). translation_multi30k's run folders (attention/, no_attention/) are
+    such runs for attention_alignment and fig4_phrase_vectors at equal settings."""
+    if not model_run:
+        model, r = train_and_load(cfg, bitext, src_vocab, tgt_vocab, tcfg, run_dir)
+        return model, r["device"], [f"{run_dir.name}/"]
+    src_tok, tgt_tok = seq2seq.make_tokenizers(bitext, src_vocab, tgt_vocab)
+    want = {**seq2seq.run_config_for(cfg, src_tok, tgt_tok, bitext), "train": asdict(tcfg)}
+    return load_run_matching(model_run, want), "cpu", []

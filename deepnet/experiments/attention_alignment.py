@@ -21,7 +21,7 @@ from deepnet.data import multi30k
 from deepnet.errors import ConfigError
 from deepnet.experiments import _translation
 from deepnet.report.plots import plot_attention
-from deepnet.systems import load_run, seq2seq
+from deepnet.systems import seq2seq
 
 NAME = "attention_alignment"
 CLAIM = ("An attentive decoder learns, without being told, which source words each output word should look at: "
@@ -63,6 +63,9 @@ PROFILES = {
     "smoke": Config(src_vocab=300, tgt_vocab=300, embed=16, hidden=32, attn_size=16, epochs=1, batch_size=32,
                     train_pairs=600, eval_pairs=60, beam=2),
     "quick": Config(),
+    # translation_multi30k's full-cpu model (5 epochs, dropout 0.2); `--model-run
+    # runs/full-cpu/translation_multi30k/attention/` reuses that run's model instead of training it again
+    "full-cpu": Config(dropout=0.2, epochs=5, lr=3e-3),
     "full": Config(src_vocab=8000, tgt_vocab=8000, embed=256, hidden=512, layers=2, dropout=0.3, attn_size=256,
                    epochs=12, lr=2e-3),
 }
@@ -77,20 +80,12 @@ def run(cfg, out_dir, profile):
     bitext = multi30k.load("en", "fr")
     test = bitext.test if not cfg.eval_pairs else multi30k.Parallel(bitext.test.src[:cfg.eval_pairs],
                                                                       bitext.test.tgt[:cfg.eval_pairs])
-    device = "cpu"
-    if cfg.model_run:
-        model = load_run(cfg.model_run)
-        if model.run_config.get("system") != "seq2seq" or model.attn is None:
-            raise ConfigError(f"--model-run {cfg.model_run}: not an attentive seq2seq run")
-        artifacts = []
-    else:
-        bitext = bitext.head(cfg.train_pairs, 200 if cfg.train_pairs else 0)
-        mcfg = seq2seq.Config(attention="additive", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
-                              dropout=cfg.dropout, attn_size=cfg.attn_size)
-        tcfg = _translation.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.device)
-        model, r = _translation.train_and_load(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg, out_dir / "model")
-        device = r["device"]
-        artifacts = ["model/"]
+    bitext = bitext.head(cfg.train_pairs, 200 if cfg.train_pairs else 0)
+    mcfg = seq2seq.Config(attention="additive", embed=cfg.embed, hidden=cfg.hidden, layers=cfg.layers,
+                          dropout=cfg.dropout, attn_size=cfg.attn_size)
+    tcfg = _translation.recipe(cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, cfg.device)
+    model, device, artifacts = _translation.train_or_reuse(mcfg, bitext, cfg.src_vocab, cfg.tgt_vocab, tcfg,
+                                                           out_dir / "model", cfg.model_run)
     out = seq2seq.translate(model, test.src, beam=cfg.beam)
     peak, near, n = 0.0, 0, 0
     for o in out:

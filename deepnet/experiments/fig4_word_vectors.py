@@ -28,7 +28,7 @@ from deepnet.core.train import TrainConfig, fit
 from deepnet.data import text
 from deepnet.data.common import ArrayDataset, Splits
 from deepnet.errors import ConfigError
-from deepnet.systems import load_run, nplm
+from deepnet.systems import load_run, load_run_matching, nplm
 
 NAME = "fig4_word_vectors"
 CLAIM = ("A network trained to predict the next word learns word vectors in which semantically related words are "
@@ -75,7 +75,9 @@ class Config:
     # std of the initial word vectors (0: torch's N(0, 1), which one epoch left mostly random: kNN purity 0.20
     # against 0.12 for random vectors); range [0, 10]
     embed_init: float = 0.01
-    model_run: str = ""  # run folder of an NPLM trained on Brown (e.g. nplm_brown's model/) to use instead
+    # run folder of the NPLM these settings train (a kept fig4_word_vectors model/), to use instead of training
+    # it again; a run trained otherwise is refused
+    model_run: str = ""
     seed: int = 0  # range [0, 4294967295]
 
     def check(self):
@@ -164,21 +166,22 @@ def run(cfg, out_dir, profile):
                           f"{cfg.min_count}): the PPMI+SVD baseline has as many dimensions")
 
     # 1. NPLM word vectors (checkpoint chosen on validation; the test part is not needed here)
-    if cfg.model_run:
+    ncfg = nplm.Config(context=cfg.context, embed=cfg.embed, hidden=cfg.hidden, cpu_bf16=cfg.cpu_bf16,
+                       embed_init=cfg.embed_init)
+    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
+                       schedule="cosine", warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed,
+                       log_every=100)
+    run_config = {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}}
+    if cfg.model_run:  # only the NPLM these settings would train (checked), so the result is a fresh run's
+        load_run_matching(cfg.model_run, {**run_config, "train": asdict(tcfg)})
         neural, metrics, artifacts = _vectors_of_run(cfg.model_run, vocab), {}, []
     else:
         win = {p: ArrayDataset(*nplm.windows(part.x, part.y, cfg.context))
                for p, part in (("train", train), ("val", cut(data.val)), ("test", cut(data.test)))}
-        ncfg = nplm.Config(context=cfg.context, embed=cfg.embed, hidden=cfg.hidden, cpu_bf16=cfg.cpu_bf16,
-                           embed_init=cfg.embed_init)
         model = nplm.NPLM(V, ncfg)
-        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr,
-                           schedule="cosine", warmup=0.02, eval_batch_size=2048, device="cpu", seed=cfg.seed,
-                           log_every=100)
         print(f"   training the NPLM whose word vectors are mapped: {cfg.epochs} epoch(s) ...", flush=True)
         r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg,
-                out_dir / "model", {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}},
-                metrics=None, test=False)
+                out_dir / "model", run_config, metrics=None, test=False)
         neural = _vectors_of_run(out_dir / "model", vocab)
         metrics = {"nplm_val_ppl": math.exp(r["best"]["val_loss"]), "nplm_seconds": r["seconds"]}
         artifacts = ["model/"]

@@ -126,8 +126,10 @@ def claim_rows(results, headlines, papers=None):
     return rows
 
 
-# settings that do not change a result: a recorded config may differ from its profile's in these
-NEUTRAL_SETTINGS = ("threads", "workers", "device", "compile", "out")
+# settings that do not change a result: a recorded config may differ from its profile's in these.
+# model_run: an experiment reuses a trained run only when it is the model its settings would train
+# (systems.load_run_matching checks), so the result is the one a fresh run gives
+NEUTRAL_SETTINGS = ("threads", "workers", "device", "compile", "out", "model_run")
 
 
 def config_drift(result, profile_config):

@@ -160,3 +160,26 @@ def load_run(run_dir, which="best", device="cpu"):
     load_model_state(model, state["model"], str(ckpt))
     model.run_config = state["config"]
     return model.to(device).eval()
+
+
+# training settings that do not change the trained weights (where it runs, how often it logs or checkpoints)
+NEUTRAL_TRAIN = ("device", "log_every", "eval_batch_size", "checkpoint_every")
+
+
+def load_run_matching(run_dir, want, flag="--model-run"):
+    """load_run(run_dir), refused (ConfigError naming what differs) unless the run is the model `want`
+    describes: `want` is the config.json a fresh training would write (system, model, data and train
+    sections; the train settings in NEUTRAL_TRAIN aside). An experiment that takes a trained run instead
+    of training its own checks it so, and its result is then the one a fresh run gives."""
+    model = load_run(run_dir)
+    have = model.run_config
+    want = json.loads(json.dumps(want))  # as config.json holds it (tuples as lists)
+    if have.get("system") != want["system"]:
+        raise ConfigError(f"{flag} {run_dir}: not a {want['system']} run (it is a {have.get('system')!r} run)")
+    differ = [f"{part}.{k}" for part in ("model", "data", "train") if part in want
+              for k in sorted(set(want[part]) | set(have.get(part) or {}))
+              if not (part == "train" and k in NEUTRAL_TRAIN) and want[part].get(k) != (have.get(part) or {}).get(k)]
+    if differ:
+        raise ConfigError(f"{flag} {run_dir} was trained with other settings than these ({', '.join(differ[:6])}): "
+                          f"give the settings it was trained with, or leave {flag} out to train the model here")
+    return model
