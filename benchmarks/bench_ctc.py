@@ -8,7 +8,10 @@ deepnet: the engine (core/train.fit: run folder, checkpoint and validation at th
 system's CTCModel. Plain: the loop a PyTorch user would write with nn.LSTM on packed sequences and
 nn.CTCLoss, same sizes, threads and order. The ratio is plain time / ours (the goal: >= 1.0).
 Decoding: the model's posteriors for 20 utterances, then ctc.greedy_decode and ctc.prefix_beam_search
-(beam 8, no language model); RTF = decoding seconds / audio seconds (posteriors included).
+(beam 8), without and with a word language model (a Kneser-Ney trigram over 2,000 seeded sentences of a
+200-word vocabulary, scored as an4_ctc scores its LM); RTF = decoding seconds / audio seconds (posteriors
+included). An untrained net's near-uniform posteriors make the beam search try every character at every
+step, the slow end of decoding.
 
     .venv/bin/python benchmarks/bench_ctc.py [--utterances 64] [--epochs 1] [--threads N]
 """
@@ -30,6 +33,17 @@ from deepnet.data.common import ArrayDataset, Splits
 from deepnet.systems import ctc
 
 FEATURES, CLASSES = 39, 29  # 13 MFCC + deltas + delta-deltas; blank + 28 characters
+
+
+def word_lm(seed=0):
+    """A Kneser-Ney trigram over 2,000 sentences of 3-8 words drawn from 200 random lowercase words."""
+    g = torch.Generator().manual_seed(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(letters[int(i)] for i in torch.randint(0, 26, (int(n),), generator=g))
+             for n in torch.randint(2, 9, (200,), generator=g)]
+    sentences = [" ".join(words[int(i)] for i in torch.randint(0, 200, (int(n),), generator=g))
+                 for n in torch.randint(3, 9, (2000,), generator=g)]
+    return ctc.KneserNeyWordLM(sentences, 3)
 
 
 def synthetic(n, seed=0):
@@ -123,10 +137,15 @@ def main():
         t0 = time.perf_counter()
         ctc.decode(ours, logps, beam=8)
         t_beam = time.perf_counter() - t0
+        scorer = ctc.WordScorer(word_lm(), ours.alphabet, 1.0, 1.5)
+        t0 = time.perf_counter()
+        ctc.decode(ours, logps, beam=8, scorer=scorer)
+        t_beam_lm = time.perf_counter() - t0
     n = args.utterances * args.epochs
     out = {"bench": "ctc", "threads": torch.get_num_threads(), "utterances": n,
            "ours_utterances_per_s": n / t_ours, "plain_utterances_per_s": n / t_plain, "ratio": t_plain / t_ours,
            "rtf_greedy": (t_post + t_greedy) / audio_seconds, "rtf_beam8": (t_post + t_beam) / audio_seconds,
+           "rtf_beam8_lm": (t_post + t_beam_lm) / audio_seconds,
            "decode_audio_seconds": audio_seconds, "env": environment("cpu")}
     print(json.dumps(out, indent=1))
 
