@@ -108,7 +108,13 @@ PROFILES = {
     # DNN 0.792, ConvNet 0.787
     "quick": Config(gmm_components=(4, 8, 16), gmm_iters=50, dnn_lrs=(0.001, 0.003), convnet_channels=(8, 16, 32),
                     convnet_lrs=(0.001, 0.003), epochs=8, heldout_speakers=2, seeds=2),
-    # full-cpu: every setting of the grids, 20 epochs, 3 seeds, all 6 speakers held out in turn (not yet run)
+    # full-cpu: every setting of the grids, 20 epochs, 3 seeds, all 6 speakers held out in turn. Its run (1 thread,
+    # load 3 from two other 1-thread jobs on the 2 cores): 951 s; official split test accuracy GMM 0.983 (32
+    # components), DNN 0.986 +- 0.002 (rate 1e-3), ConvNet 0.953 (3e-3): the DNN beats the GMMs (the claim) but the
+    # model chosen on validation (the DNN) misses the 0.99 target by about 1.3 of the 300 test recordings. The
+    # DNN's validation accuracy is 1.0 from epoch 9 on, so validation cannot rank further settings; k-fold
+    # validation and augmentation (time and frequency masking, speed perturbation) are what remain to try.
+    # Speakers held out: GMM 0.842, DNN 0.822, ConvNet 0.741 (a new voice is harder for the nets)
     "full-cpu": Config(),
     # full: the same protocol with 5 seeds and 30 epochs (FSDD is small: the CPU profile is already the paper's
     # protocol, not its scale; not yet run)
