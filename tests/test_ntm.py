@@ -208,3 +208,24 @@ def test_lstm_baseline_has_the_papers_size():
     # 3 layers of 256 LSTM units and a sigmoid output layer; torch's LSTM has two bias vectors per layer
     expected = 4 * 256 * (9 + 256 + 2) + 2 * 4 * 256 * (256 + 256 + 2) + 256 * 8 + 8
     assert n == expected and math.isclose(n, 1_352_969, rel_tol=0.03)  # the paper's count (Table 3)
+
+
+def test_a_piloted_rate_grid_continues_the_chosen_run_as_if_it_had_run_straight(tmp_path):
+    from deepnet.experiments._ntm_common import train_models
+
+    torch.set_num_threads(1)
+    cfg = ntm.Config(controller_size=16, memory_n=8, memory_m=4)
+    tc = ntm.TrainConfig(max_len=3, bits=4, steps=8, batch_size=4, val_every=2, val_size=4, val_lengths=(2,),
+                         checkpoint_every=2, seed=1, progress=False)
+    lines = []
+    runs, grids = train_models({"ntm": (cfg, (1e-3, 3e-2))}, tc, [1], tmp_path / "piloted", log=lines.append,
+                               pilot_steps=4)
+    (model, summary), = runs["ntm"]
+    assert [lr for lr, _ in grids["ntm"]] == [1e-3, 3e-2] and summary["steps"] == 8
+    assert any("after 4 steps" in line for line in lines)
+    chosen = min(grids["ntm"], key=lambda g: g[1])[0]
+    assert summary["lr"] == chosen
+    straight, _ = ntm.train(cfg, dataclasses.replace(tc, lr=chosen), tmp_path / "straight", log=lambda *_: None)
+    best = ntm.load_best(tmp_path / "straight")
+    for p, q in zip(best.parameters(), model.parameters()):  # the same batches, the same best weights
+        assert torch.equal(p, q)

@@ -11,24 +11,38 @@ from deepnet.core.sweep import rate_then_seeds
 from deepnet.systems import ntm
 
 
-def train_models(models, tc, seeds, out_dir, log=print):
+def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
     """Train every model of `models` ({name: (ntm.Config, rate grid)}) on the same batches, steps and seeds.
 
-    The first seed chooses each model's rate on validation cost; further seeds reuse it. The
-    "ntm" model of the first seed is kept as out_dir/model (a run folder deepnet.load_run reads).
+    The first seed chooses each model's rate on validation cost; further seeds reuse it. With
+    pilot_steps (below tc.steps), every rate of the grid first trains pilot_steps updates only, and
+    the run of the rate with the lowest validation cost then resumes to tc.steps (the same batches
+    an uninterrupted run sees): a grid of long runs at the price of one. The "ntm" model of the first
+    seed is kept as out_dir/model (a run folder deepnet.load_run reads).
     Returns (runs, grids): runs {name: [(model with its best weights, summary), ...] one per seed},
-    grids {name: [[lr, val_cost_bits], ...]} (diverged rates left out).
+    grids {name: [[lr, val_cost_bits], ...]} (diverged rates left out; after pilot_steps when piloted).
     """
     scratch = Path(out_dir) / "scratch"
     runs, grids = {}, {}
+    pilot = 0 < pilot_steps < tc.steps
     for name, (mcfg, lrs) in models.items():
-        def train(lr, seed):
+        def train(lr, seed, steps=tc.steps, resume=False):
             run_dir = scratch / f"{mcfg.kind}_lr{lr:g}_seed{seed}"
-            shutil.rmtree(run_dir, ignore_errors=True)
-            _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed), run_dir)  # validations shown
+            if not resume:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed, steps=steps), run_dir,
+                                   resume=resume)  # validations shown
             return summary["best"]["val_cost_bits"], {**summary, "lr": lr}
 
-        sweep = rate_then_seeds(train, lrs, seeds, log=log, label=mcfg.kind)
+        if pilot and len(lrs) > 1:
+            chosen = rate_then_seeds(lambda lr, seed: train(lr, seed, pilot_steps), lrs, seeds[:1], log=log,
+                                     label=f"{mcfg.kind} ({pilot_steps} pilot steps)")
+            log(f"   {mcfg.kind}: lr {chosen.lr:g} chosen after {pilot_steps} steps; its run goes on to {tc.steps}")
+            sweep = rate_then_seeds(lambda lr, seed: train(lr, seed, resume=seed == seeds[0]), [chosen.lr], seeds,
+                                    log=log, label=mcfg.kind)
+            sweep.grid[:] = chosen.grid
+        else:
+            sweep = rate_then_seeds(train, lrs, seeds, log=log, label=mcfg.kind)
         if name == "ntm":
             keep = Path(out_dir) / "model"
             shutil.rmtree(keep, ignore_errors=True)
