@@ -89,9 +89,13 @@ class Config:
 PROFILES = {
     "smoke": Config(layers=1, hidden=16, stack=4, epochs=1, batch_size=8, utterances=24, beam=4,
                     lm_weights=(1.0,), bonuses=(1.0,), kn_orders=(2,)),
-    # about 4 minutes on one thread of a loaded 2-core machine (the run's result records its time and load)
+    # its run (1 thread, the other core busy): 163 s; test WER greedy 0.265, beam 0.251, beam + LM 0.202
     "quick": Config(),
-    # the largest run for 2.5 hours of 2 CPU cores: a deeper, wider net, longer, a finer LM grid
+    # the largest run for 2.5 hours of 2 CPU cores: a deeper, wider net, longer, a finer LM grid. Its run (1 thread,
+    # the other core busy): 2,529 s (training 2,239 s; best validation loss at epoch 23 of 40, training loss near
+    # 0 from epoch 15: it overfits 844 utterances); test WER greedy 0.109, beam 0.109, beam + 4-gram Kneser-Ney LM
+    # 0.083 (CER 0.044): below deepspeech.pytorch's 0.0957, above Kaldi tri3's 0.0595. The chosen LM weight (1.6)
+    # and word bonus (5.0) are the grid's largest: a wider grid may do better still
     "full-cpu": Config(layers=3, hidden=192, dropout=0.3, stack=3, epochs=40, lr=2e-3, beam=32, prune=-12.0,
                        lm_weights=(0.3, 0.5, 0.8, 1.2, 1.6), bonuses=(0.5, 1.5, 2.5, 3.5, 5.0), kn_orders=(2, 3, 4)),
     # the paper's scale for AN4 (a GPU): deeper, wider, longer
