@@ -103,7 +103,7 @@ PROFILES = {
                     convnet_frames=16,
                     convnet_lrs=(0.003,), epochs=1, heldout_speakers=1, seeds=1, batch_size=64),
     # quick: two rates per net, 8 epochs, 2 seeds, 2 of the 6 speakers held out (george, jackson). Its run
-    # (1 thread, load average 11.8 from other jobs on the 2 cores): 361 s wall, 135 s of CPU; official split test
+    # (1 thread, the other core busy): 164 s (361 s at load 11.8 before, same numbers); official split test
     # accuracy GMM 0.965 (16 components), DNN 0.987 (rate 3e-3), ConvNet 0.935 (3e-3); speakers held out: GMM 0.861,
     # DNN 0.792, ConvNet 0.787
     "quick": Config(gmm_components=(4, 8, 16), gmm_iters=50, dnn_lrs=(0.001, 0.003), convnet_channels=(8, 16, 32),
