@@ -64,7 +64,8 @@ PROFILES = {
                     train_pairs=600, eval_pairs=60, beam=2),
     "quick": Config(),
     # translation_multi30k's full-cpu model (5 epochs, dropout 0.2); `--model-run
-    # runs/full-cpu/translation_multi30k/attention/` reuses that run's model instead of training it again
+    # runs/full-cpu/translation_multi30k/attention/` reuses that run's model instead of training it again (its
+    # kept run did: 23-31 s, against about 25 minutes more to train the model here): near-diagonal fraction 0.849, mean largest weight 0.68, BLEU 51.6
     "full-cpu": Config(dropout=0.2, epochs=5, lr=3e-3),
     "full": Config(src_vocab=8000, tgt_vocab=8000, embed=256, hidden=512, layers=2, dropout=0.3, attn_size=256,
                    epochs=12, lr=2e-3),
