@@ -885,13 +885,23 @@ def _dataset_rows():
             for n, m in datasets.DATASETS.items()]
 
 
+def _with_added_settings(results):
+    """Results whose recorded configs predate a setting their experiment added later get it, with the value
+    the experiment's ADDED_SETTINGS says those runs behaved as (in memory, for the drift check; files untouched)."""
+    for r in results:
+        name = r.get("experiment")
+        added = getattr(_experiment(name), "ADDED_SETTINGS", {}) if name in EXPERIMENTS else {}
+        r["config"] = {**added, **r["config"]}
+    return results
+
+
 def _write_report(runs, out):
     from deepnet.report import load_results, write_html
 
     from deepnet.experiments import to_fetch
 
     problems = []
-    results = load_results(runs, problems)
+    results = _with_added_settings(load_results(runs, problems))
     for line in problems:
         print(f"deepnet: warning: skipped {line}", file=sys.stderr)
     exps = {name: _experiment(name) for name in EXPERIMENTS}
@@ -912,7 +922,7 @@ def cmd_report(argv, command):
     args = p.parse_args(argv)
     if args.markdown or args.readme:
         root = Path(args.runs or "results")
-        results = load_results(root)
+        results = _with_added_settings(load_results(root))
         exps = {name: _experiment(name) for name in EXPERIMENTS}
         table = claims_table(results, {n: e.HEADLINE for n, e in exps.items()}, pages=root.as_posix(),
                              papers={n: e.PAPER for n, e in exps.items()})

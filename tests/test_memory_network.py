@@ -302,3 +302,24 @@ def test_full_profile_follows_the_papers_protocol_and_targets_its_means(data_dir
         assert targets["mean_error_10k"]["value"] < exp.PAPER["mean_error_10k_20tasks"]["value"]
     assert (targets["mean_error_1k"]["value"], targets["mean_error_1k_joint"]["value"]) == (0.139, 0.124)
     assert "mean_error_10k_joint" not in targets
+
+
+def test_empty_slots_as_attention_sinks_take_their_share_of_the_softmax():
+    masked, sink = _model().eval(), _model(empty_slots="sink").eval()  # the same weights
+    x = _batch()
+    _, a_masked = masked.attend(x)
+    scores, a_sink = sink.attend(x)
+    full = [0, 2, 3]  # stories of M = 6 sentences: no empty slot, nothing changes
+    assert torch.allclose(a_sink[full], a_masked[full])
+    # example 1 (3 sentences, 3 empty slots), first hop: p_i = exp(u.m_i) / (sum_j exp(u.m_j) + 3)
+    story = x[1:2, 1:4]  # (1, 3, J)
+    u = sink._bags(x[1:2, 0], upto=0)[:, 0]  # (1, d)
+    m = sink._bags(story)[:, :, 0] + sink.T[0][torch.arange(3)]  # (1, 3, d)
+    e = torch.einsum("bsd,bd->bs", m, u).exp()[0]  # (3,)
+    assert torch.allclose(a_sink[1, 0, :3], e / (e.sum() + 3), atol=1e-6)
+    assert a_sink[1, 0, 3:].eq(0).all() and a_sink[1, :, :3].sum(-1).lt(1).all()
+    assert torch.isfinite(scores).all()
+    sink.train()  # with RN's gaps in time too
+    _, loss = sink(x, torch.tensor([2, 3, 4, 5]))
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in sink.parameters() if p.grad is not None)

@@ -443,3 +443,20 @@ def test_the_html_report_flags_a_run_whose_settings_differ_from_its_profile(tmp_
     assert "reproduce with" not in page
     assert "differ from" not in write_html(load_results(tmp_path), tmp_path / "b.html", profiles=same).read_text()
     assert "<code>deepnet reproduce convnet_digits --quick</code>" in (tmp_path / "b.html").read_text()
+
+
+def test_a_setting_added_after_a_run_reads_as_the_value_that_run_had():
+    import dataclasses
+
+    from deepnet.cli import _with_added_settings
+    from deepnet.experiments import babi_memn2n
+    from deepnet.report.formatting import config_drift
+
+    profile = dataclasses.asdict(babi_memn2n.PROFILES["quick"])
+    older = {k: v for k, v in profile.items() if k != "empty_slots"}  # recorded before empty_slots existed
+    r = make_result(config=older)
+    r["experiment"] = "babi_memn2n"
+    assert config_drift(r, profile) == ["empty_slots"]
+    assert config_drift(_with_added_settings([r])[0], profile) == []  # those runs masked the empty slots
+    sink = dataclasses.replace(babi_memn2n.PROFILES["quick"], empty_slots="sink")
+    assert config_drift(r, dataclasses.asdict(sink)) == ["empty_slots"]  # a profile that changes it still differs

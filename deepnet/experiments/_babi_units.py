@@ -22,7 +22,7 @@ UNIT_FORMAT = 2
 
 
 def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal, lr, batch_size, memory_size,
-              device="cpu"):
+              device="cpu", empty_slots="masked"):
     """Everything that decides a unit's outcome, as a plain dict (also its cache key).
 
     lr: the paper's rate for the batch-summed cost; the engine averages over the batch, so it
@@ -31,7 +31,7 @@ def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal
     return {
         "size": size, "tasks": list(tasks), "seed": seed, "data_seed": 0, "memory_size": memory_size,
         "model": {**dataclasses.asdict(mn.Config()), "d": d, "hops": hops, "noise": noise,
-                  "linear_start": linear_start},
+                  "linear_start": linear_start, "empty_slots": empty_slots},
         "train": {"epochs": epochs, "step_epochs": anneal, "lr": lr * batch_size, "batch_size": batch_size,
                   "clip_grad": 40 / batch_size, "seed": seed, "device": device},
     }

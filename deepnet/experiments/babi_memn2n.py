@@ -42,6 +42,7 @@ import json
 import shutil
 import statistics
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 from deepnet.errors import ConfigError
@@ -116,6 +117,10 @@ ALL_TASKS = tuple(range(1, 21))
 # carries "_by_val"
 SELECTIONS = (("train", ""), ("val", "_by_val"))
 
+# settings added after some results were recorded, with the value those runs behaved as (the report reads a
+# setting absent from a recorded config as this value)
+ADDED_SETTINGS = {"empty_slots": "masked"}
+
 
 @dataclass
 class Config:
@@ -145,6 +150,9 @@ class Config:
     linear_start_10k: int = 5  # LS cap on 10k data (an epoch there is ten 1k epochs of steps); range [0, 1000]
     linear_start_joint: int = 20  # LS cap, joint models on 1k (an epoch is 20 single-task epochs); range [0, 1000]
     noise: float = 0.1  # RN: fraction of empty memories added to training stories; range [0, 1]
+    # empty memory slots: left out of the attention softmax ("masked"), or, as the authors' released code has
+    # them, zero rows that take their share of it ("sink"; systems/memory_network.py)
+    empty_slots: Literal["masked", "sink"] = "masked"
     memory_size: int = 50  # sentences kept (the most recent), the paper's 50; range [1, 1000]
     lr: float = 0.01  # the paper's rate for the summed cost (the engine's mean loss gets lr x batch); range (0, 1]
     batch_size: int = 32  # minibatch (the paper's); range [1, 4096]
@@ -216,7 +224,8 @@ def unit_spec(cfg, size, tasks, seed, joint):
     linear_start = cfg.linear_start_10k if size == "10k" else cfg.linear_start_joint if joint else cfg.linear_start
     return units.unit_spec(size, tasks, seed, d=cfg.d_joint if joint else cfg.d, hops=cfg.hops, noise=cfg.noise,
                         linear_start=linear_start, epochs=epochs, anneal=anneal, lr=cfg.lr,
-                        batch_size=cfg.batch_size, memory_size=cfg.memory_size, device=cfg.device)
+                        batch_size=cfg.batch_size, memory_size=cfg.memory_size, device=cfg.device,
+                        empty_slots=cfg.empty_slots)
 
 
 # ---------------------------------------------------------------------------------------------
