@@ -88,9 +88,9 @@ class Config:
 PROFILES = {
     "smoke": Config(train_scenes=200, val_scenes=50, test_scenes=60, pretrain_epochs=1, pretrain_images=500,
                     hidden=32, embed=16, attn_size=16, channels=(8, 16, 16), epochs=1, seeds=1, beam=2),
-    # its run (1 thread, load average 4-9 from other jobs on the 2 cores): 603 s, over the 5 minutes of an idle
-    # machine; BLEU-4 64.3 with attention against 60.1 without, attention in the object's cell for 0.44 of the
-    # object words (chance 0.18)
+    # its run (1 thread, load average 4-9 from other jobs on the 2 cores): 603 s; again at load 4 (a core to
+    # itself, two more jobs on the other): 348 s, just over the 5 minutes, the same numbers: BLEU-4 64.3 with
+    # attention against 60.1 without, attention in the object's cell for 0.44 of the object words (chance 0.18)
     "quick": Config(),
     "full-cpu": Config(train_scenes=40000, val_scenes=2000, test_scenes=2000, pretrain_epochs=10, pretrain_images=0,
                        channels=(64, 128, 128), hidden=384, embed=128, attn_size=128, epochs=20),
