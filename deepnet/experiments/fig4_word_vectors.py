@@ -93,6 +93,8 @@ class Config:
 PROFILES = {
     "smoke": Config(embed=8, hidden=16, train_words=20_000, min_count=40, k=3),
     "quick": Config(),
+    # its run (1 thread, load 3.6): 1,758 s, nearly all the NPLM's 10 epochs (validation perplexity 183); 5-nearest
+    # category purity 0.831 (PPMI+SVD 0.932, random vectors 0.104)
     "full": Config(embed=100, hidden=200, epochs=10),
 }
 
