@@ -40,7 +40,7 @@ def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
             log(f"   {mcfg.kind}: lr {chosen.lr:g} chosen after {pilot_steps} steps; its run goes on to {tc.steps}")
             sweep = rate_then_seeds(lambda lr, seed: train(lr, seed, resume=seed == seeds[0]), [chosen.lr], seeds,
                                     log=log, label=mcfg.kind)
-            sweep.grid[:] = chosen.grid
+            sweep = dataclasses.replace(sweep, grid=chosen.grid)  # the grid as the pilots scored it
         else:
             sweep = rate_then_seeds(train, lrs, seeds, log=log, label=mcfg.kind)
         if name == "ntm":

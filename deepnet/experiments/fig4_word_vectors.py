@@ -85,7 +85,7 @@ class Config:
             raise ConfigError(f"--train-words takes 0 (all) or at least 1000 words, got {self.train_words}")
         words = self.train_words or TRAIN_WORDS
         steps = self.epochs * math.ceil((words - self.context) / self.batch_size)
-        if not self.model_run and steps > MAX_STEPS:
+        if steps > MAX_STEPS:
             raise ConfigError(f"--epochs {self.epochs} of {words:,} words in minibatches of {self.batch_size} are "
                               f"{steps:,} NPLM steps, more than {MAX_STEPS:,}: raise --batch-size or cut --train-words")
 
@@ -163,7 +163,7 @@ def run(cfg, out_dir, profile):
         raise ConfigError(f"--min-count {cfg.min_count} leaves {sum(found)} category word(s) of "
                           f"{sum(n > 0 for n in found)} categor(ies) in the vocabulary: too few to compare, or for "
                           f"--k {cfg.k} neighbours (lower --min-count or --k)")
-    if not cfg.model_run and cfg.embed >= V:
+    if cfg.embed >= V:
         raise ConfigError(f"--embed {cfg.embed} must be below the {V:,} words of the vocabulary (--min-count "
                           f"{cfg.min_count}): the PPMI+SVD baseline has as many dimensions")
 
@@ -175,8 +175,8 @@ def run(cfg, out_dir, profile):
                        log_every=100)
     run_config = {"system": "nplm", "model": asdict(ncfg), "data": {**data.info(), "seed": 0}}
     if cfg.model_run:  # only the NPLM these settings would train (checked), so the result is a fresh run's
-        load_run_matching(cfg.model_run, {**run_config, "train": asdict(tcfg)})
-        neural, metrics, artifacts = _vectors_of_run(cfg.model_run, vocab), {}, []
+        model = load_run_matching(cfg.model_run, {**run_config, "train": asdict(tcfg)})
+        metrics, artifacts = {}, []
     else:
         win = {p: ArrayDataset(*nplm.windows(part.x, part.y, cfg.context))
                for p, part in (("train", train), ("val", cut(data.val)), ("test", cut(data.test)))}
@@ -184,13 +184,11 @@ def run(cfg, out_dir, profile):
         print(f"   training the NPLM whose word vectors are mapped: {cfg.epochs} epoch(s) ...", flush=True)
         r = fit(model, Splits(data.name, win["train"], win["val"], win["test"], classes=vocab), tcfg,
                 out_dir / "model", run_config, metrics=None, test=False)
-        neural = _vectors_of_run(out_dir / "model", vocab)
+        model = load_run(out_dir / "model")  # its weights of the lowest validation loss
         metrics = {"nplm_val_ppl": math.exp(r["best"]["val_loss"]), "nplm_seconds": r["seconds"]}
         artifacts = ["model/"]
+    neural = model.C.weight.detach().float().numpy()  # (V, m): the word vectors C
     dim = neural.shape[1]  # the baselines get the NPLM's dimension
-    if dim >= V:
-        raise ConfigError(f"--model-run {cfg.model_run}: its {dim} word vector dimensions are not below the {V:,} "
-                          "words of the vocabulary, as the PPMI+SVD baseline needs")
 
     # 2. baselines of the same dimension
     ids = np.concatenate([train.x[:1].numpy(), train.y.numpy()])
@@ -209,17 +207,6 @@ def run(cfg, out_dir, profile):
     _tsne(neural, index, cfg.seed, out_dir / "word_vectors_tsne.png")
     return {"metrics": metrics, "series": {}, "seeds": [cfg.seed],
             "artifacts": ["word_vectors_tsne.png", "neighbours.txt"] + artifacts, "device": "cpu"}
-
-
-def _vectors_of_run(run_dir, vocab):
-    """The word vectors C (V, m) of a trained NPLM run, whose vocabulary must be this one."""
-    model = load_run(run_dir)
-    if model.run_config.get("system") != "nplm":
-        raise ConfigError(f"--model-run {run_dir}: not an nplm run (its system is {model.run_config.get('system')!r})")
-    if model.run_config["data"].get("classes") != list(vocab):
-        raise ConfigError(f"--model-run {run_dir}: its vocabulary is not this Brown vocabulary "
-                          "(train it with the same --min-count on brown)")
-    return model.C.weight.detach().float().numpy()  # (V, m)
 
 
 def _neighbours(neural, counted, vocab, index, path, n=8):

@@ -163,7 +163,7 @@ def load_run(run_dir, which="best", device="cpu"):
 
 
 # training settings that do not change the trained weights (where it runs, how often it logs or checkpoints)
-NEUTRAL_TRAIN = ("device", "log_every", "eval_batch_size", "checkpoint_every")
+NEUTRAL_TRAIN = ("device", "log_every", "eval_batch_size", "checkpoint_every", "progress")
 
 
 def load_run_matching(run_dir, want, flag="--model-run"):

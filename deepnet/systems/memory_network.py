@@ -204,7 +204,6 @@ class MemN2N(nn.Module):
         if M > self.M:
             raise ValueError(f"story has {M} memory slots, the model {self.M}")
         valid = story.ne(0).any(-1)  # (B, M): slots holding a sentence (a prefix: most recent first)
-        M_all = self.M  # the memory's slots (the sinks are those its stories leave empty)
         N = max(1, int(valid.sum(1).max()))  # slots past every story of the batch are empty: skip them
         story, valid = story[:, :N], valid[:, :N]  # (B, N, J), (B, N)
         t, mask = self._slots(valid)  # (B, S), S = N, or 2N with RN as empty slots
@@ -221,7 +220,7 @@ class MemN2N(nn.Module):
             if self.linear_start:
                 p = logits * mask  # LS: no softmax, empty slots still read nothing
             elif self.empty_slots == "sink":  # p_i = exp(u^T m_i) / (Σ_j exp(u^T m_j) + e), e empty slots
-                empty = (M_all - mask.sum(1)).clamp(min=0).float()  # (B,) e: the slots no sentence took
+                empty = (self.M - mask.sum(1)).clamp(min=0).float()  # (B,) e: the memory's slots no sentence took
                 logits = logits.masked_fill(~mask, float("-inf"))
                 log_z = torch.logaddexp(torch.logsumexp(logits, -1), empty.log())  # (B,); log 0 = -inf: no sink
                 p = torch.nan_to_num((logits - log_z[:, None]).exp())  # (B, S): sums to 1 minus the sinks' share
