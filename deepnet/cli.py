@@ -1,6 +1,6 @@
 """The `deepnet` command: one entry point dispatching to experiments, systems, data and report.
 
-    deepnet reproduce NAME... [--smoke|--quick|--full] [--out DIR] [--seed S] [--keep]
+    deepnet reproduce NAME... [--smoke|--quick|--full] [--out DIR] [--seed S] [--keep] [--fresh]
     deepnet demo                          the short experiments listed below ("The demo"), then the report
     deepnet train SYSTEM --data NAME ...  any system on any dataset it supports (writes a run folder; see train --help)
     deepnet train --resume DIR            continue a run from its last checkpoint
@@ -144,6 +144,8 @@ def _reproduce_flags(p):
     g.add_argument("--seed", metavar="S", type=bounded(int, "[0, 4294967295]"), help="first seed (default: the profile's)")
     g.add_argument("--device", metavar="D", help="device for experiments that train on one (auto, cpu, cuda, mps)")
     g.add_argument("--keep", action="store_true", help="also copy result.json, figures and text outputs to results/<profile>/")
+    g.add_argument("--fresh", action="store_true", help="start over: discard the folder of a stopped run with the same "
+                                                        "settings instead of taking it up where it stopped")
     g.add_argument("-h", "--help", action="store_true", help="show this help (with one NAME: its settings too)")
 
 
@@ -172,7 +174,7 @@ def cmd_reproduce(argv, command):
             exp = _experiment(args.names[0])
             ep = ArgumentParser(prog=f"deepnet reproduce {exp.NAME}", description=exp.__doc__.strip(), add_help=False,
                                 usage=f"deepnet reproduce {exp.NAME} [--smoke | --quick | --full] [--out DIR] "
-                                      "[--seed S] [--device D] [--keep] [SETTING ...]",
+                                      "[--seed S] [--device D] [--keep] [--fresh] [SETTING ...]",
                                 epilog=f"The defaults shown are the {profile} profile's; "
                                        + " or ".join(f"--{o} --help" for o in ("smoke", "quick", "full") if o != profile)
                                        + " shows another's.",
@@ -203,11 +205,12 @@ def cmd_reproduce(argv, command):
     keep = Path("results") / profile if args.keep else None
     failed = 0
     for exp in exps:
-        failed += _run_one(exp, profile, out, args.seed, overrides, command, keep, args.device, skip_ok=False)
+        failed += _run_one(exp, profile, out, args.seed, overrides, command, keep, args.device, skip_ok=False,
+                           fresh=args.fresh)
     return 1 if failed else 0
 
 
-def _run_one(exp, profile, out, seed, overrides, command, keep, device, skip_ok):
+def _run_one(exp, profile, out, seed, overrides, command, keep, device, skip_ok, fresh=False):
     from deepnet.experiments import Skipped, run_experiment
 
     import torch
@@ -215,7 +218,7 @@ def _run_one(exp, profile, out, seed, overrides, command, keep, device, skip_ok)
     print(f"== {exp.NAME} ({profile}, {torch.get_num_threads()} thread(s)) ...", flush=True)
     try:
         result = run_experiment(exp, profile, out, seed=seed, overrides=overrides, command=command,
-                                keep_dir=keep, device=device)
+                                keep_dir=keep, device=device, fresh=fresh)
     except Skipped as e:
         if skip_ok:
             print(f"   skipped: {e}", flush=True)

@@ -26,8 +26,13 @@ What it guarantees:
 - Only process 0 writes (under torchrun the other processes pass main=False).
 - A run stopped (error, Ctrl-C) before its first checkpoint removes the folder it created, so
   nothing half-made is left to resume; Ctrl-C becomes `Interrupted`, saying what was kept.
+- Inside `continue_runs()` (`deepnet reproduce` taking up an experiment that was stopped), a Run
+  asked to start afresh in a folder holding a checkpoint continues it instead, under the same
+  policy, and a finished one is opened as it ended (`run.done`): its loop trains no further step
+  and returns what the run holds. An experiment's sub-runs thus resume without it knowing.
 """
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -39,6 +44,33 @@ from deepnet.errors import CheckpointError, DeepnetError
 # Settings that may differ on resume: they change where and how visibly a run trains, not what it learns.
 VOLATILE = ("train.device", "train.progress", "train.compile", "train.log_every", "train.checkpoint_every",
             "train.eval_batch_size")
+
+
+_continuing = False  # set by continue_runs()
+
+
+@contextlib.contextmanager
+def continue_runs():
+    """While active, every Run opened on a folder that holds a checkpoint continues it (see the module docstring)."""
+    global _continuing
+    before, _continuing = _continuing, True
+    try:
+        yield
+    finally:
+        _continuing = before
+
+
+def continues(run_dir):
+    """For a system whose run folder holds phases (its own checks before any Run): True inside
+    continue_runs() when run_dir holds a checkpoint of some phase; a folder without one (a start
+    killed before its first checkpoint) is removed, so that the run starts afresh there."""
+    run_dir = Path(run_dir)
+    if not _continuing or not run_dir.exists():
+        return False
+    if any(run_dir.rglob("checkpoint.pt")):
+        return True
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return False
 
 
 class RunFinished(DeepnetError):
@@ -92,6 +124,9 @@ class Run:
         self.resume, self.grows, self.main = resume, tuple(grows), main
         self.ckpt_path, self.best_path = self.dir / "checkpoint.pt", self.dir / "best.pt"
         self.state, self.grown = None, {}
+        self.done = False  # opened on a finished run inside continue_runs(): the loop trains no further step
+        if not resume and _continuing and self.ckpt_path.exists():
+            self.resume = resume = True
         self._made = None  # the folder this run created (removed if it ends before its first checkpoint)
         self._tb = None
         if resume:
@@ -115,6 +150,9 @@ class Run:
             raise CheckpointError(f"{self.ckpt_path} was written with other settings ({shown}); resume with the "
                                   "same flags or start a new run folder")
         finished = self.state.get("finished")
+        if finished and _continuing and not self.grown:  # an experiment taken up again: this part is done
+            self.done = True
+            return
         if finished and (finished == "early_stop" or not self.grown):
             budget = " or ".join("--" + k.split(".")[-1].replace("_", "-") for k in self.grows)
             how = ("it stopped early (no validation improvement for --patience epochs)" if finished == "early_stop"

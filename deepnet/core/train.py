@@ -328,7 +328,8 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
     def checkpoint(batch_in_epoch, finished=None, carry=None):
         run.checkpoint(model=model, optimizer=optimizer, scheduler=scheduler, step=step, epoch=epoch,
                        sampler_state={"epoch": epoch, "batch": batch_in_epoch, "seed": cfg.seed}, carry=carry,
-                       metrics={"history": history, "best": best, "stale_epochs": stale_epochs}, finished=finished)
+                       metrics={"history": history, "best": best, "stale_epochs": stale_epochs,
+                                "seconds": time.perf_counter() - t_start}, finished=finished)
 
     def better(rec):
         if best is None:
@@ -336,8 +337,8 @@ def _loop(model, data, cfg, run, metrics, augment, run_test, dist, device):
         key = "val_" + cfg.monitor
         return rec[key] < best[key] if cfg.monitor == "loss" else rec[key] > best[key]
 
-    t_start = time.perf_counter()
-    stopped_early = False
+    t_start = time.perf_counter() - (state["metrics"].get("seconds", 0.0) if state is not None else 0.0)  # before a stop
+    stopped_early = state is not None and state.get("finished") == "early_stop"  # (only inside continue_runs)
     while epoch < cfg.epochs and not stopped_early:
         model.train()
         bar = Progress(steps_per_epoch, start_batch, f"epoch {epoch + 1}/{cfg.epochs}", "batch",

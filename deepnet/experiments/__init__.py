@@ -23,6 +23,7 @@ from pathlib import Path
 from deepnet import data as datasets
 from deepnet.data import store
 from deepnet.core.checkpoint import atomic_write
+from deepnet.core.run import continue_runs
 from deepnet.core.runtime import environment, make_folder
 from deepnet.errors import ConfigError
 from deepnet.core.results import check_targets, validate_result
@@ -48,11 +49,17 @@ def to_fetch(exp):
     return list(dict.fromkeys(datasets.fetch_name(n) for n in missing_data(exp)))
 
 
-def run_experiment(exp, profile, out_root, seed=None, overrides=None, command="", keep_dir=None, device=None):
+def run_experiment(exp, profile, out_root, seed=None, overrides=None, command="", keep_dir=None, device=None,
+                   fresh=False, log=print):
     """Run experiment module `exp` at `profile`; write <out_root>/<NAME>/result.json; return the result.
 
-    The work happens in a scratch folder that replaces <out_root>/<NAME> only when the run
-    succeeds, so a failed or interrupted run never leaves a half-written result behind.
+    The work happens in a scratch folder, <out_root>/.<NAME>.partial, that replaces <out_root>/<NAME>
+    only when the run succeeds, so a failed or interrupted run never leaves a half-written result
+    behind. A stopped run's scratch folder is kept: the same command (same experiment, profile and
+    settings) takes it up again, every training run in it continuing from its last checkpoint
+    (core/run.py's continue_runs) and every finished one read back, so a long profile killed part-way
+    loses minutes, not hours. `fresh` discards it instead. The wall time recorded is the sum over
+    the attempts (a killed attempt counted to its last file written).
     `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
     """
     absent = missing_data(exp)
@@ -78,16 +85,20 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     out_root = Path(out_root)
     final = out_root / exp.NAME
     scratch = out_root / f".{exp.NAME}.partial"
-    shutil.rmtree(scratch, ignore_errors=True)
     make_folder(out_root)
-    scratch.mkdir()
-    t0 = time.perf_counter()
-    try:
-        out = exp.run(cfg, scratch, profile)
-    except BaseException:
+    earlier = _taken_up(scratch, exp.NAME, profile, cfg, fresh, log)
+    if earlier is None:
         shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    seconds = time.perf_counter() - t0
+        scratch.mkdir()
+        earlier = []
+    attempts = [*earlier, {"started": time.time()}]
+    atomic_write(scratch / "experiment.json", lambda f: f.write(json.dumps(
+        {"experiment": exp.NAME, "profile": profile, "config": dataclasses.asdict(cfg), "attempts": attempts},
+        indent=2).encode()))
+    t0 = time.perf_counter()
+    with continue_runs():
+        out = exp.run(cfg, scratch, profile)  # on failure the scratch folder stays, to be taken up again
+    seconds = time.perf_counter() - t0 + sum(a["seconds"] for a in earlier)
     targets = exp.targets(profile, cfg)  # a full run restricted to some settings judges only those
     result = {
         "schema_version": 1,
@@ -102,12 +113,14 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
         "met": check_targets(out["metrics"], targets),
         "seeds": out["seeds"],
         "seconds": round(seconds, 2),
+        **({"attempts": len(attempts)} if len(attempts) > 1 else {}),  # taken up after a stop: seconds sums them
         "artifacts": out.get("artifacts", []),
         "config": dataclasses.asdict(cfg),
         "env": environment(out.get("device")),
         "command": command,
     }
     validate_result(result)
+    (scratch / "experiment.json").unlink()
     atomic_write(scratch / "result.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
     if final.exists():
         shutil.rmtree(final)
@@ -121,3 +134,24 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
             shutil.copy2(f, keep / f.name)
     return result
 
+
+def _taken_up(scratch, name, profile, cfg, fresh, log):
+    """The earlier attempts ([{"started", "seconds"}]) of a stopped run in `scratch` with these very
+    settings, which this one continues; None when there is none to continue (or `fresh`)."""
+    try:
+        saved = json.loads((scratch / "experiment.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = (saved.get("experiment"), saved.get("profile"), saved.get("config")) == \
+        (name, profile, json.loads(json.dumps(dataclasses.asdict(cfg))))  # tuples compare as the JSON lists they were
+    if fresh or not same:
+        if not fresh:
+            log(f"   {scratch} holds a stopped run with other settings: it is discarded")
+        return None
+    attempts = saved.get("attempts") or []
+    last = max((f.stat().st_mtime for f in scratch.rglob("*") if f.is_file()), default=time.time())
+    for a in attempts:  # the stopped attempt ran until its last file written
+        a.setdefault("seconds", max(0.0, last - a["started"]))
+    log(f"   taking up the run stopped in {scratch} (attempt {len(attempts) + 1}; finished training runs are "
+        "read back, the others continue from their last checkpoint; --fresh starts over)")
+    return attempts

@@ -16,9 +16,11 @@ def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
 
     The first seed chooses each model's rate on validation cost; further seeds reuse it. With
     pilot_steps (below tc.steps), every rate of the grid first trains pilot_steps updates only, and
-    the run of the rate with the lowest validation cost then resumes to tc.steps (the same batches
-    an uninterrupted run sees): a grid of long runs at the price of one. The "ntm" model of the first
-    seed is kept as out_dir/model (a run folder deepnet.load_run reads).
+    a copy of the run of the rate with the lowest validation cost then resumes to tc.steps (the same
+    batches an uninterrupted run sees): a grid of long runs at the price of one. Every run keeps its
+    folder until all are trained, so an experiment taken up after a stop continues each (core/run.py's
+    continue_runs). The "ntm" model of the first seed is kept as out_dir/model (a run folder
+    deepnet.load_run reads).
     Returns (runs, grids): runs {name: [(model with its best weights, summary), ...] one per seed},
     grids {name: [[lr, val_cost_bits], ...]} (diverged rates left out; after pilot_steps when piloted).
     """
@@ -26,30 +28,32 @@ def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
     runs, grids = {}, {}
     pilot = 0 < pilot_steps < tc.steps
     for name, (mcfg, lrs) in models.items():
-        def train(lr, seed, steps=tc.steps, resume=False):
-            run_dir = scratch / f"{mcfg.kind}_lr{lr:g}_seed{seed}"
-            if not resume:
-                shutil.rmtree(run_dir, ignore_errors=True)
+        def train(lr, seed, steps=tc.steps, pilot_of=None):
+            run_dir = scratch / f"{mcfg.kind}_lr{lr:g}_seed{seed}{'_pilot' if steps < tc.steps else ''}"
+            if pilot_of is not None and not (run_dir / "checkpoint.pt").exists():
+                shutil.copytree(pilot_of, run_dir, dirs_exist_ok=True)  # the pilot's run, to be continued
             _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed, steps=steps), run_dir,
-                                   resume=resume)  # validations shown
+                                   resume=pilot_of is not None)  # validations shown
             return summary["best"]["val_cost_bits"], {**summary, "lr": lr}
 
         if pilot and len(lrs) > 1:
             chosen = rate_then_seeds(lambda lr, seed: train(lr, seed, pilot_steps), lrs, seeds[:1], log=log,
                                      label=f"{mcfg.kind} ({pilot_steps} pilot steps)")
             log(f"   {mcfg.kind}: lr {chosen.lr:g} chosen after {pilot_steps} steps; its run goes on to {tc.steps}")
-            sweep = rate_then_seeds(lambda lr, seed: train(lr, seed, resume=seed == seeds[0]), [chosen.lr], seeds,
-                                    log=log, label=mcfg.kind)
+            first = chosen.runs[0]["run_dir"]
+            sweep = rate_then_seeds(lambda lr, seed: train(lr, seed, pilot_of=first if seed == seeds[0] else None),
+                                    [chosen.lr], seeds, log=log, label=mcfg.kind)
             sweep = dataclasses.replace(sweep, grid=chosen.grid)  # the grid as the pilots scored it
         else:
             sweep = rate_then_seeds(train, lrs, seeds, log=log, label=mcfg.kind)
-        if name == "ntm":
-            keep = Path(out_dir) / "model"
-            shutil.rmtree(keep, ignore_errors=True)
-            shutil.move(sweep.runs[0]["run_dir"], keep)
-            sweep.runs[0]["run_dir"] = str(keep)
         runs[name] = [(ntm.load_best(s["run_dir"]), s) for s in sweep.runs]
         grids[name] = [[lr, cost] for lr, cost in sweep.grid if cost is not None]
+    if "ntm" in runs:
+        kept = runs["ntm"][0][1]
+        keep = Path(out_dir) / "model"
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.move(kept["run_dir"], keep)
+        kept["run_dir"] = str(keep)
     shutil.rmtree(scratch, ignore_errors=True)
     return runs, grids
 

@@ -67,6 +67,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepnet import data as datasets
+from deepnet.core.checkpoint import load_checkpoint
 from deepnet.core.convnet import Normalise
 from deepnet.core.feedforward import ACTIVATIONS as UNITS
 from deepnet.core.runtime import pick_device, seed_everything
@@ -232,8 +233,13 @@ class Table:
 
     def start(self, act, lr, seed):
         seed_everything(seed)
-        return {"act": act, "lr": lr, "seed": seed, "model": self.build(act), "errors": [], "seconds": 0.0,
-                "dir": self.scratch / f"{act}_lr{lr:g}_seed{seed}"}
+        r = {"act": act, "lr": lr, "seed": seed, "model": self.build(act), "errors": [], "seconds": 0.0,
+             "dir": self.scratch / f"{act}_lr{lr:g}_seed{seed}"}
+        if (r["dir"] / "checkpoint.pt").exists():  # trained before a stop: the experiment is taken up again
+            history = load_checkpoint(r["dir"] / "checkpoint.pt")["metrics"]["history"]
+            r["errors"] = [1.0 - h["val_accuracy"] for h in history]
+            r["seconds"] = history[-1]["seconds"] if history else 0.0  # the engine carries its seconds on resume
+        return r
 
     def advance(self, r):
         """One more epoch of run r (the engine resumes its folder); appends its training error after it."""
@@ -244,8 +250,9 @@ class Table:
         r["seconds"] += time.perf_counter() - t0
         r["errors"].append(1.0 - out["history"][-1]["val_accuracy"])
 
-    def reached(self, r):
-        return epochs_to(r["errors"], self.target) <= self.cap
+    def reached(self, r, epochs=None):
+        """Whether run r is at the target within the cap (within its first `epochs` epochs, when given)."""
+        return epochs_to(r["errors"][:epochs], self.target) <= self.cap
 
     def race(self, act, seed, log=print):
         """Every rate of the grid trains one epoch at a time; the first at the target wins. Returns (lr, grid, run)."""
@@ -253,12 +260,14 @@ class Table:
         live, diverged = list(self.lrs), set()
         for epoch in range(1, self.cap + 1):
             for lr in list(live):
+                if len(runs[lr]["errors"]) >= epoch:  # trained before a stop (see start)
+                    continue
                 try:
                     self.advance(runs[lr])
                 except TrainingDiverged:  # too high for this non-linearity: it loses
                     live.remove(lr)
                     diverged.add(lr)
-            if any(self.reached(runs[lr]) for lr in live) or not live:
+            if any(self.reached(runs[lr], epoch) for lr in live) or not live:
                 break
         if not live:
             raise TrainingDiverged(f"{act}: every learning rate of {list(self.lrs)} diverged")

@@ -55,7 +55,7 @@ from deepnet.core import boltzmann
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.core.config import config_from_dict
 from deepnet.core.feedforward import MLP
-from deepnet.core.run import Run, write_config
+from deepnet.core.run import Run, continues, write_config
 from deepnet.core.runtime import pick_device, seed_everything
 from deepnet.core.train import TrainConfig
 from deepnet.core.train import fit as engine_fit
@@ -351,6 +351,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=
     mcfg = config_from_dict(Config, run_config["model"], "model config")
     run_dir = Path(run_dir)
     pre_dir, main_ckpt = run_dir / "pretrain", run_dir / "checkpoint.pt"
+    resume = resume or continues(run_dir)  # an experiment taken up again (core/run.py's continue_runs)
     if not resume and (main_ckpt.exists() or pre_dir.exists()):
         raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
     seed_everything(cfg.seed)

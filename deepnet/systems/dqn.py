@@ -578,7 +578,7 @@ def train(model_cfg, tc, run_dir, resume=False, log=None, device="cpu", record=N
         buf.start_episode(env.reset(seed=episode_seed(tc.seed, game)))
         q.train()
         stopped = False
-        while step < tc.steps:
+        while step < tc.steps and not run.done:
             if tc.max_seconds and time.perf_counter() - t0 > tc.max_seconds:
                 say(f"stopped at step {step}: --max-seconds {tc.max_seconds} reached")
                 stopped = True

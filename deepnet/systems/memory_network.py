@@ -47,7 +47,7 @@ from torch.nn import functional as F
 
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
 from deepnet.core.config import config_from_dict
-from deepnet.core.run import write_config
+from deepnet.core.run import continues, write_config
 from deepnet.errors import CheckpointError
 from deepnet.core.train import fit as engine_fit
 from deepnet.data import babi
@@ -285,6 +285,7 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=
     run_dir = Path(run_dir)
     ls_dir = run_dir / "linear_start"
     ls_ckpt, main_ckpt = ls_dir / "checkpoint.pt", run_dir / "checkpoint.pt"
+    resume = resume or continues(run_dir)  # an experiment taken up again (core/run.py's continue_runs)
     if not resume and ls_ckpt.exists():
         raise CheckpointError(f"{run_dir} already holds a run: resume it with --resume {run_dir} or choose another --out")
     if resume and not (ls_ckpt.exists() or main_ckpt.exists()):

@@ -417,7 +417,7 @@ def train(model_cfg, tc, run_dir, resume=False, log=None, device="cpu", record=N
         say = log or bar.write
         t_rate, step_rate = time.perf_counter(), step
         model.train()
-        while step < tc.steps:
+        while step < tc.steps and not run.done:
             if tc.max_seconds and time.perf_counter() - t0 > tc.max_seconds:
                 say(f"stopped at step {step}: --max-seconds {tc.max_seconds} reached")
                 break

@@ -327,7 +327,8 @@ def _bptt_loop(model, data, cfg, run, device, test):
     def save(finished=None):
         run.checkpoint(model=model, optimizer=optimizer, scheduler=scheduler, step=step,
                        epoch=step // steps_per_epoch, sampler_state={"step": step}, carry=hstate,
-                       metrics={"history": history, "best": best, "stale_epochs": stale}, finished=finished)
+                       metrics={"history": history, "best": best, "stale_epochs": stale,
+                                "seconds": time.perf_counter() - t0}, finished=finished)
 
     def validate(epoch_end):
         nonlocal best, stale
@@ -345,14 +346,15 @@ def _bptt_loop(model, data, cfg, run, device, test):
             elif epoch_end:
                 stale += 1
         bar.write(f"step {step}/{total}  train_loss {running:.4f}  {key} {val:.4f}  "
-                  f"{tokens_seen / max(rec['seconds'], 1e-9):.0f} tokens/s  ({rec['seconds']:.0f} s)")
+                  f"{tokens_seen / max(time.perf_counter() - t_proc, 1e-9):.0f} tokens/s  ({rec['seconds']:.0f} s)")
 
-    t0 = time.perf_counter()
+    t_proc = time.perf_counter()
+    t0 = t_proc - (run.state["metrics"].get("seconds", 0.0) if run.state is not None else 0.0)  # before a stop
     model.train()
     running, loss_sum, n_sum = float("nan"), 0.0, 0
     tokens_seen = 0  # since this process started (a resumed run counts afresh)
     bar = Progress(total, step, "rnn_lm", "step", enabled=cfg.progress)
-    while step < total:
+    while step < total and not run.done:
         col = (step % steps_per_epoch) * mcfg.bptt
         if col == 0:
             hstate = None  # a new pass starts every stream afresh
@@ -383,7 +385,7 @@ def _bptt_loop(model, data, cfg, run, device, test):
             running = loss_sum / n_sum
             run.log({"event": "train", "step": step, "train_loss": running, "lr": scheduler.get_last_lr()[0],
                      "seconds": time.perf_counter() - t0})
-            bar.update(0, loss=running, tokens_per_s=tokens_seen / max(time.perf_counter() - t0, 1e-9))
+            bar.update(0, loss=running, tokens_per_s=tokens_seen / max(time.perf_counter() - t_proc, 1e-9))
             loss_sum, n_sum = 0.0, 0
         epoch_end = step % steps_per_epoch == 0
         if epoch_end or step == total or (mcfg.eval_every and step % mcfg.eval_every == 0):

@@ -1,0 +1,120 @@
+"""`deepnet reproduce` stopped part-way and run again takes the experiment up where it stopped.
+
+Each case runs an experiment's smoke profile three times: straight through; stopped by a Ctrl-C
+that lands at a checkpoint half-way through its training (KeyboardInterrupt raised by the Run's
+checkpoint writer); and again with the same command. The third run must continue every training
+run from its folder (core/run.py's continue_runs) and end with the straight run's metrics, bar
+the timings. One case per kind of training loop an experiment drives.
+"""
+
+import json
+
+import pytest
+
+from deepnet.cli import EXPERIMENTS, main
+from deepnet.core import run as run_module
+from deepnet.errors import DeepnetError
+from deepnet.experiments import load, missing_data
+
+from conftest import shared_data_dir
+
+CASES = {
+    "sgd_digits": [],  # the engine (core/train.py), several models
+    "ntm_priority_sort": ["--lrs", "1e-3", "3e-3", "--pilot-steps", "3", "--steps", "8"],  # NTM loop, piloted grid
+    "relu_vs_tanh": [],  # a rate race advancing one epoch at a time
+    "babi_hops": [],  # the memory network's two phases (linear start, then softmax)
+    "autoencoder_mnist": [],  # pre-training phases, then fine-tuning
+    "rbm_loglik": [],  # the greedy RBM loop
+    "char_lm_shakespeare": [],  # truncated BPTT
+    "dqn_atari": [],  # DQN with its replay memory
+}
+
+TIMING = ("second", "per_s", "rtf", "hours", "minutes", "from_cache")  # and the units a cache gave back
+
+
+def untimed(metrics):
+    return {k: v for k, v in metrics.items() if not any(t in k for t in TIMING)}
+
+
+def count_checkpoints(monkeypatch):
+    calls = {"n": 0, "stop_at": None}
+    real = run_module.Run.checkpoint
+
+    def counted(self, **kw):
+        calls["n"] += 1
+        if calls["n"] == calls["stop_at"]:
+            raise KeyboardInterrupt
+        return real(self, **kw)
+
+    monkeypatch.setattr(run_module.Run, "checkpoint", counted)
+    return calls
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_stopped_experiment_is_taken_up_and_ends_as_a_straight_run(name, tmp_path, monkeypatch, capsys):
+    shared = shared_data_dir()
+    if shared is not None:
+        monkeypatch.setenv("DEEPNET_DATA", str(shared))
+    if missing_data(load(EXPERIMENTS[name])):
+        pytest.skip("data absent")
+    args = ["--threads", "1", "reproduce", name, "--smoke", *CASES[name]]
+    calls = count_checkpoints(monkeypatch)
+    assert main([*args, "--out", str(tmp_path / "straight")]) == 0
+    straight = json.loads((tmp_path / "straight" / name / "result.json").read_text())
+    assert calls["n"] >= 2, "the smoke profile writes too few checkpoints to be stopped part-way"
+
+    calls.update(n=0, stop_at=calls["n"] // 2 + 1)
+    out = tmp_path / "stopped"
+    assert main([*args, "--out", str(out)]) != 0  # the Ctrl-C: a non-zero exit
+    assert not (out / name).exists() and (out / f".{name}.partial" / "experiment.json").exists()
+    capsys.readouterr()
+
+    calls.update(n=0, stop_at=None)
+    assert main([*args, "--out", str(out)]) == 0
+    assert "taking up the run stopped" in capsys.readouterr().out
+    again = json.loads((out / name / "result.json").read_text())
+    assert again["attempts"] == 2 and not (out / f".{name}.partial").exists()
+    assert untimed(again["metrics"]) == untimed(straight["metrics"])
+
+
+def test_other_settings_or_fresh_discard_the_stopped_run(tmp_path, monkeypatch, capsys):
+    calls = count_checkpoints(monkeypatch)
+    calls["stop_at"] = 2
+    out = tmp_path / "runs"
+    base = ["--threads", "1", "reproduce", "ntm_copy", "--smoke", "--out", str(out)]
+    assert main(base) != 0
+    capsys.readouterr()
+    calls.update(n=0, stop_at=None)
+    assert main([*base, "--seed", "5"]) == 0  # other settings: started afresh
+    text = capsys.readouterr().out
+    assert "other settings" in text and "taking up" not in text
+    assert "attempts" not in json.loads((out / "ntm_copy" / "result.json").read_text())
+
+    calls.update(n=0, stop_at=2)
+    assert main(base) != 0
+    calls.update(n=0, stop_at=None)
+    capsys.readouterr()
+    assert main([*base, "--fresh"]) == 0
+    assert "taking up" not in capsys.readouterr().out
+    assert "attempts" not in json.loads((out / "ntm_copy" / "result.json").read_text())
+
+
+def test_a_run_outside_an_experiment_still_refuses_a_used_folder(tmp_path):
+    run_dir = tmp_path / "r"
+    settings = {"system": "x", "train": {"lr": 0.1}}
+    with run_module.Run(run_dir, settings) as r:
+        r.checkpoint(model=torch_linear(), step=1, epoch=0, finished="budget")
+    with pytest.raises(DeepnetError, match="already holds a run"):
+        run_module.Run(run_dir, settings)
+    with run_module.continue_runs():  # inside an experiment: continued (here finished: done)
+        r = run_module.Run(run_dir, settings)
+        assert r.done and r.state["step"] == 1
+        with pytest.raises(DeepnetError, match=r"other settings \(train.lr\)"):
+            run_module.Run(run_dir, {"system": "x", "train": {"lr": 0.2}})
+    assert not run_module.Run(tmp_path / "new", settings).done
+
+
+def torch_linear():
+    import torch
+
+    return torch.nn.Linear(2, 1)
