@@ -22,14 +22,16 @@ CASES = {
     "sgd_digits": [],  # the engine (core/train.py), several models
     "ntm_priority_sort": ["--lrs", "1e-3", "3e-3", "--pilot-steps", "3", "--steps", "8"],  # NTM loop, piloted grid
     "relu_vs_tanh": [],  # a rate race advancing one epoch at a time
-    "babi_hops": [],  # the memory network's two phases (linear start, then softmax)
+    "babi_hops": [],  # bAbI's unit cache (its units train in folders of their own, a stopped one afresh)
     "autoencoder_mnist": [],  # pre-training phases, then fine-tuning
     "rbm_loglik": [],  # the greedy RBM loop
     "char_lm_shakespeare": [],  # truncated BPTT
     "dqn_atari": [],  # DQN with its replay memory
+    "speech_dnn_vs_gmm": [],  # a kept model copied out before more training
 }
 
-TIMING = ("second", "per_s", "rtf", "hours", "minutes", "from_cache")  # and the units a cache gave back
+# timings, and the count of units a cache gave back (bookkeeping: a take-up reuses the units done before the stop)
+TIMING = ("second", "per_s", "rtf", "hours", "minutes", "from_cache")
 
 
 def untimed(metrics):
@@ -77,26 +79,30 @@ def test_a_stopped_experiment_is_taken_up_and_ends_as_a_straight_run(name, tmp_p
     assert untimed(again["metrics"]) == untimed(straight["metrics"])
 
 
-def test_other_settings_or_fresh_discard_the_stopped_run(tmp_path, monkeypatch, capsys):
+def test_other_settings_are_refused_while_a_stopped_run_waits_and_fresh_discards_it(tmp_path, monkeypatch, capsys):
     calls = count_checkpoints(monkeypatch)
     calls["stop_at"] = 2
     out = tmp_path / "runs"
     base = ["--threads", "1", "reproduce", "ntm_copy", "--smoke", "--out", str(out)]
-    assert main(base) != 0
-    capsys.readouterr()
+    assert main(base) == 130  # Ctrl-C
+    assert "the same command takes it up" in capsys.readouterr().err
     calls.update(n=0, stop_at=None)
-    assert main([*base, "--seed", "5"]) == 0  # other settings: started afresh
-    text = capsys.readouterr().out
-    assert "other settings" in text and "taking up" not in text
-    assert "attempts" not in json.loads((out / "ntm_copy" / "result.json").read_text())
-
-    calls.update(n=0, stop_at=2)
-    assert main(base) != 0
-    calls.update(n=0, stop_at=None)
-    capsys.readouterr()
-    assert main([*base, "--fresh"]) == 0
+    assert main([*base, "--seed", "5"]) != 0  # other settings: refused, the stopped run kept
+    err = capsys.readouterr().err
+    assert "other settings (seed)" in err and "--fresh" in err and len(err.strip().splitlines()) == 1
+    assert (out / ".ntm_copy.partial" / "experiment.json").exists()
+    assert main([*base, "--seed", "5", "--fresh"]) == 0
     assert "taking up" not in capsys.readouterr().out
     assert "attempts" not in json.loads((out / "ntm_copy" / "result.json").read_text())
+
+
+def test_a_resumed_run_forgets_what_it_logged_after_its_checkpoint(tmp_path):
+    with run_module.Run(tmp_path, {"system": "x"}) as r:
+        r.log({"event": "train", "step": 1})
+        r.checkpoint(model=torch_linear(), step=1, epoch=0)
+        r.log({"event": "train", "step": 2})  # lost with the stop: logged again after the resume
+    r = run_module.Run(tmp_path, {"system": "x"}, resume=True)
+    assert [m["step"] for m in run_module.read_metrics(tmp_path)] == [1]
 
 
 def test_a_run_outside_an_experiment_still_refuses_a_used_folder(tmp_path):

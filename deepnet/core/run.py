@@ -172,6 +172,9 @@ class Run:
             write_config(self.dir, self.config)
         if not self.resume:
             (self.dir / "metrics.jsonl").unlink(missing_ok=True)  # of an earlier start killed before any checkpoint
+        elif (self.dir / "metrics.jsonl").exists():  # what was logged after the checkpoint will be logged again
+            kept = [r for r in read_metrics(self.dir) if not r.get("step", 0) > self.state["step"]]
+            atomic_write(self.dir / "metrics.jsonl", lambda f: f.write("".join(json.dumps(r) + "\n" for r in kept).encode()))
 
     # -- during the run
 

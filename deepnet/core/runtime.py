@@ -25,6 +25,15 @@ def make_folder(path, what="--out"):
     return path
 
 
+def copy_folder(src, dest, ignore=None):
+    """Copy the folder src (a run folder an experiment keeps) to dest, replacing whatever dest holds: an
+    experiment taken up after a stop may have copied it already. ignore: as shutil.copytree's."""
+    import shutil
+
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest, ignore=ignore)
+
+
 def seed_everything(seed):
     """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
     random.seed(seed)

@@ -23,9 +23,9 @@ from pathlib import Path
 from deepnet import data as datasets
 from deepnet.data import store
 from deepnet.core.checkpoint import atomic_write
-from deepnet.core.run import continue_runs
+from deepnet.core.run import Interrupted, continue_runs
 from deepnet.core.runtime import environment, make_folder
-from deepnet.errors import ConfigError
+from deepnet.errors import CheckpointError, ConfigError
 from deepnet.core.results import check_targets, validate_result
 
 PROFILES = ("smoke", "quick", "full-cpu", "full")  # full-cpu: only where the paper's scale needs a GPU
@@ -58,8 +58,8 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     behind. A stopped run's scratch folder is kept: the same command (same experiment, profile and
     settings) takes it up again, every training run in it continuing from its last checkpoint
     (core/run.py's continue_runs) and every finished one read back, so a long profile killed part-way
-    loses minutes, not hours. `fresh` discards it instead. The wall time recorded is the sum over
-    the attempts (a killed attempt counted to its last file written).
+    loses minutes, not hours. Other settings are refused while it is there; `fresh` discards it. The
+    wall time recorded is the sum over the attempts (a killed attempt counted to its last file written).
     `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
     """
     absent = missing_data(exp)
@@ -92,12 +92,26 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
         scratch.mkdir()
         earlier = []
     attempts = [*earlier, {"started": time.time()}]
-    atomic_write(scratch / "experiment.json", lambda f: f.write(json.dumps(
-        {"experiment": exp.NAME, "profile": profile, "config": dataclasses.asdict(cfg), "attempts": attempts},
-        indent=2).encode()))
+
+    def record_attempts():
+        atomic_write(scratch / "experiment.json", lambda f: f.write(json.dumps(
+            {"experiment": exp.NAME, "profile": profile, "config": dataclasses.asdict(cfg), "attempts": attempts},
+            indent=2).encode()))
+
+    record_attempts()
     t0 = time.perf_counter()
-    with continue_runs():
-        out = exp.run(cfg, scratch, profile)  # on failure the scratch folder stays, to be taken up again
+    try:
+        with continue_runs():
+            out = exp.run(cfg, scratch, profile)
+    except BaseException as e:  # the scratch folder stays, to be taken up again by the same command
+        attempts[-1]["seconds"] = time.perf_counter() - t0
+        record_attempts()
+        again = f"{scratch} is kept: the same command takes it up, --fresh starts over"
+        if isinstance(e, (KeyboardInterrupt, Interrupted)):
+            raise Interrupted(f"interrupted; {again}") from None
+        if isinstance(e, CheckpointError) and earlier:  # e.g. a run folder of older code with other settings
+            raise CheckpointError(f"{e} (in the stopped run taken up from {scratch}: add --fresh to start over)") from None
+        raise
     seconds = time.perf_counter() - t0 + sum(a["seconds"] for a in earlier)
     targets = exp.targets(profile, cfg)  # a full run restricted to some settings judges only those
     result = {
@@ -142,12 +156,15 @@ def _taken_up(scratch, name, profile, cfg, fresh, log):
         saved = json.loads((scratch / "experiment.json").read_text())
     except (OSError, ValueError):
         return None
-    same = (saved.get("experiment"), saved.get("profile"), saved.get("config")) == \
-        (name, profile, json.loads(json.dumps(dataclasses.asdict(cfg))))  # tuples compare as the JSON lists they were
-    if fresh or not same:
-        if not fresh:
-            log(f"   {scratch} holds a stopped run with other settings: it is discarded")
+    if fresh:
         return None
+    now = {"experiment": name, "profile": profile,
+           **json.loads(json.dumps(dataclasses.asdict(cfg)))}  # tuples compare as the JSON lists they were
+    before = {"experiment": saved.get("experiment"), "profile": saved.get("profile"), **(saved.get("config") or {})}
+    differ = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
+    if differ:
+        raise ConfigError(f"{scratch} holds a stopped run with other settings ({', '.join(differ[:6])}): run its "
+                          "command again to take it up, or add --fresh to discard it")
     attempts = saved.get("attempts") or []
     last = max((f.stat().st_mtime for f in scratch.rglob("*") if f.is_file()), default=time.time())
     for a in attempts:  # the stopped attempt ran until its last file written

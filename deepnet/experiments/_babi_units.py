@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from deepnet.core.checkpoint import atomic_write
 from deepnet.core.train import evaluate
 from deepnet.data import babi
 from deepnet.systems import memory_network as mn
@@ -98,7 +99,8 @@ def _run_cached(args):
                 and all(k in record["result"] for k in NEEDED)):
             return {**record["result"], "reused": True}
     out = train_unit(spec, folder / "run")
-    done.write_text(json.dumps({"spec": spec, "versions": _unit_versions(), "result": out}, indent=1))
+    record = {"spec": spec, "versions": _unit_versions(), "result": out}
+    atomic_write(done, lambda f: f.write(json.dumps(record, indent=1).encode()))  # a kill never leaves half of it
     return out
 
 

@@ -1,12 +1,12 @@
 """What the three NTM experiments share: training the NTM and the LSTM alike, their summary, the weightings figure."""
 
 import dataclasses
-import shutil
 import statistics
 from pathlib import Path
 
 import torch
 
+from deepnet.core.runtime import copy_folder
 from deepnet.core.sweep import rate_then_seeds
 from deepnet.systems import ntm
 
@@ -18,9 +18,9 @@ def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
     pilot_steps (below tc.steps), every rate of the grid first trains pilot_steps updates only, and
     a copy of the run of the rate with the lowest validation cost then resumes to tc.steps (the same
     batches an uninterrupted run sees): a grid of long runs at the price of one. Every run keeps its
-    folder until all are trained, so an experiment taken up after a stop continues each (core/run.py's
-    continue_runs). The "ntm" model of the first seed is kept as out_dir/model (a run folder
-    deepnet.load_run reads).
+    folder in out_dir/scratch, which the experiment removes when it has done all else, so that one
+    taken up after a stop continues each (core/run.py's continue_runs). The "ntm" model of the first
+    seed is copied to out_dir/model (a run folder deepnet.load_run reads).
     Returns (runs, grids): runs {name: [(model with its best weights, summary), ...] one per seed},
     grids {name: [[lr, val_cost_bits], ...]} (diverged rates left out; after pilot_steps when piloted).
     """
@@ -30,8 +30,10 @@ def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
     for name, (mcfg, lrs) in models.items():
         def train(lr, seed, steps=tc.steps, pilot_of=None):
             run_dir = scratch / f"{mcfg.kind}_lr{lr:g}_seed{seed}{'_pilot' if steps < tc.steps else ''}"
-            if pilot_of is not None and not (run_dir / "checkpoint.pt").exists():
-                shutil.copytree(pilot_of, run_dir, dirs_exist_ok=True)  # the pilot's run, to be continued
+            if pilot_of is not None and not run_dir.exists():  # the pilot's run, to be continued, copied whole
+                part = run_dir.with_name(run_dir.name + ".copying")
+                copy_folder(pilot_of, part)
+                part.rename(run_dir)
             _, summary = ntm.train(mcfg, dataclasses.replace(tc, lr=lr, seed=seed, steps=steps), run_dir,
                                    resume=pilot_of is not None)  # validations shown
             return summary["best"]["val_cost_bits"], {**summary, "lr": lr}
@@ -50,11 +52,8 @@ def train_models(models, tc, seeds, out_dir, log=print, pilot_steps=0):
         grids[name] = [[lr, cost] for lr, cost in sweep.grid if cost is not None]
     if "ntm" in runs:
         kept = runs["ntm"][0][1]
-        keep = Path(out_dir) / "model"
-        shutil.rmtree(keep, ignore_errors=True)
-        shutil.move(kept["run_dir"], keep)
-        kept["run_dir"] = str(keep)
-    shutil.rmtree(scratch, ignore_errors=True)
+        copy_folder(kept["run_dir"], Path(out_dir) / "model")
+        kept["run_dir"] = str(Path(out_dir) / "model")
     return runs, grids
 
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from deepnet.errors import ConfigError
 from deepnet.experiments import _babi_units as units
 from deepnet.systems import memory_network as mn
+from deepnet.core.runtime import copy_folder
 
 NAME = "babi_memn2n"
 CLAIM = ("Memory networks remember a story and later answer questions about it, including questions "
@@ -312,7 +313,7 @@ def run(cfg, out_dir, profile):
     for key in (("1k", "joint"), ("1k", 2), ("10k", "joint"), ("10k", 2), *kept):
         if key in kept:
             src = Path(kept[key]["run_dir"])
-            shutil.copytree(src, out_dir / "model", ignore=shutil.ignore_patterns("linear_start", "tensorboard"))
+            copy_folder(src, out_dir / "model", ignore=shutil.ignore_patterns("linear_start", "tensorboard"))
             model_of = f"{key[0]} {'joint' if key[1] == 'joint' else f'task {key[1]}'}"
             break
     artifacts = ["model/"]

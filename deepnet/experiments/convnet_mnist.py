@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 
 from deepnet.core.config import check_fields
-from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.runtime import copy_folder, pick_device, seed_everything
 from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import augment, mnist
@@ -159,7 +159,7 @@ def run(cfg, out_dir, profile):
     device = pick_device(cfg.device)
     for r in runs:  # the best weights of each final run, on the test set (with fit's own evaluation settings)
         r["test"] = evaluate(load_run(r["run_dir"], device=device), data.test, device, 1000, cpu_amp=cfg.cpu_amp)
-    shutil.copytree(runs[0]["run_dir"], out_dir / "model")
+    copy_folder(runs[0]["run_dir"], out_dir / "model")
     shutil.rmtree(scratch, ignore_errors=True)
 
     acc = [r["test"]["accuracy"] for r in runs]

@@ -150,9 +150,9 @@ def run(cfg, out_dir, profile):
             if d in (0, 3):
                 metrics[f"{kind}_accuracy_shift_{d}_std"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
         metrics[f"{kind}_chosen_lr"] = lr
-        shutil.rmtree(scratch, ignore_errors=True)  # keep the disk small between models
     metrics["threads"] = torch.get_num_threads()
     _plot(curves, shifts, chosen, cfg, out_dir / "accuracy_vs_shift.png", data)
+    shutil.rmtree(scratch, ignore_errors=True)  # at the end: an experiment taken up after a stop reads its runs back
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": ["accuracy_vs_shift.png"],
             "device": str(device)}
 

@@ -55,7 +55,7 @@ from typing import Literal
 import torch
 
 from deepnet.core.feedforward import MLP
-from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.runtime import copy_folder, pick_device, seed_everything
 from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import mnist
@@ -219,8 +219,8 @@ def run(cfg, out_dir, profile):
     for sweep in sweeps.values():
         for r in sweep.runs:
             r["test"] = evaluate(load_run(r["run_dir"], device=device), data.test, device, 1000)
-    shutil.copytree(sweeps["pretrained"].runs[0]["run_dir"], out_dir / "model")
-    shutil.copytree(sweeps["random_init"].runs[0]["run_dir"], out_dir / "random_init_model")
+    copy_folder(sweeps["pretrained"].runs[0]["run_dir"], out_dir / "model")
+    copy_folder(sweeps["random_init"].runs[0]["run_dir"], out_dir / "random_init_model")
     shutil.rmtree(scratch, ignore_errors=True)
 
     metrics, series = {}, {}

@@ -12,6 +12,7 @@ resume (one checkpoint interval plus the longest game, systems/dqn.py) and witho
 measured: how fast a batch of 32 stacks is sampled (transitions per second).
 """
 
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ def _tag(C):
 
 def run(cfg, out_dir, profile):
     metrics, series = {}, {"bytes_per_transition_vs_capacity": []}
+    for stale in Path(out_dir).glob("tmp*"):  # left by a killed attempt (an experiment is taken up in its folder)
+        shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         for C in cfg.capacities:
             bare = measure(C, 0, Path(tmp) / "bare")

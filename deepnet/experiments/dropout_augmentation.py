@@ -112,9 +112,9 @@ def run(cfg, out_dir, profile):
                                                 for i, c in enumerate(zip(*curves))]
         series[f"{name}_train_loss_vs_epoch"] = [[c[0][0], statistics.mean(x[i][1] for x in curves)]
                                                  for i, c in enumerate(zip(*curves))]
-        shutil.rmtree(out_dir / "scratch", ignore_errors=True)
     metrics.update({"n_train": len(data.train), "threads": torch.get_num_threads()})
     _plot(metrics, series, cfg, out_dir / "ablation.png")
+    shutil.rmtree(out_dir / "scratch", ignore_errors=True)  # at the end: a take-up after a stop reads its runs back
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": ["ablation.png"], "device": device}
 
 

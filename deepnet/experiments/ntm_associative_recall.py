@@ -10,6 +10,7 @@ Both models train on the same batches for the same steps and learning-rate grid;
 on fixed sets of each number of items. Metric: cost per sequence (bits) and bits wrong.
 """
 
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,6 +105,7 @@ def run(cfg, out_dir, profile):
         metrics.update(m)
         series.update(sr)
     _plot(series, cfg, out_dir / "cost_vs_items.png")
+    shutil.rmtree(out_dir / "scratch", ignore_errors=True)  # the runs train_models kept for a take-up
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],
             "artifacts": ["cost_vs_items.png", "model/"], "device": "cpu"}
 

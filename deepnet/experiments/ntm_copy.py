@@ -26,6 +26,7 @@ test sets), each model given one run per setting at 1000 updates, seed 0 unless 
     rate. The quick profile clips both models at 10 (same loop, same batches).
 """
 
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,6 +162,7 @@ def run(cfg, out_dir, profile):
         plot_weightings(model, b, f"NTM copy, length {L} (trained on {cfg.train_min_len}-{cfg.train_max_len})",
                             out_dir / name)
         arts.append(name)
+    shutil.rmtree(out_dir / "scratch", ignore_errors=True)  # the runs train_models kept for a take-up
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": arts, "device": "cpu"}
 
 

@@ -12,6 +12,7 @@ Both models train on the same generated batches for the same number of steps wit
 learning-rate grid (chosen on validation), and are tested once on a fixed set.
 """
 
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
@@ -124,6 +125,7 @@ def run(cfg, out_dir, profile):
     plot_weightings(runs["ntm"][0][0], b, f"NTM priority sort ({cfg.n_in} in, {cfg.n_out} out)",
                         out_dir / "weightings.png")
     _plot_priority_vs_location(runs["ntm"][0][0], b, cfg, out_dir / "write_location_vs_priority.png")
+    shutil.rmtree(out_dir / "scratch", ignore_errors=True)  # the runs train_models kept for a take-up
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed + i for i in range(cfg.seeds)],
             "artifacts": ["cost_curves.png", "weightings.png", "write_location_vs_priority.png", "model/"],
             "device": "cpu"}

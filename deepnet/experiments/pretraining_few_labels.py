@@ -249,8 +249,7 @@ def compare(cfg, labelled, makers, scratch, device, what):
                      "val_error": statistics.mean(1 - r["best"]["val_accuracy"] for r in sweep.runs),
                      "lr": sweep.lr, "grid": sweep.grid, "seconds": sum(r["seconds"] for r in tried)}
         steps = sweep.runs[0]["steps"]
-    shutil.rmtree(scratch, ignore_errors=True)
-    return out, steps
+    return out, steps  # the runs stay in scratch until the experiment ends (a take-up after a stop reads them back)
 
 
 def run(cfg, out_dir, profile):

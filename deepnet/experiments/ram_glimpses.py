@@ -36,7 +36,7 @@ import torch
 
 from deepnet.core.config import check_fields
 from deepnet.core.feedforward import MLP
-from deepnet.core.runtime import seed_everything
+from deepnet.core.runtime import copy_folder, seed_everything
 from deepnet.core.train import TrainConfig, fit
 from deepnet.data import mnist, translated
 from deepnet.systems import convnet, glimpse
@@ -246,7 +246,7 @@ def run(cfg, out_dir, profile):
         draw_paths(traced, cfg.paths, out_dir / "glimpse_paths.png")
         artifacts.append("glimpse_paths.png")
     if kept is not None:
-        shutil.copytree(kept, out_dir / "model")
+        copy_folder(kept, out_dir / "model")
         artifacts.append("model/")
     shutil.rmtree(scratch, ignore_errors=True)
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed], "artifacts": artifacts, "device": cfg.device}

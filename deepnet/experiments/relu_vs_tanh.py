@@ -295,8 +295,7 @@ class Table:
             if self.reached(first):  # a tuning run that never got there: no further seeds (see the docstring)
                 runs += [self.until_target(act, lr, s, log) for s in seeds[1:]]
             out[act] = {"lr": lr, "grid": grid, "runs": runs}
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        return out
+        return out  # the run folders stay until the experiment ends (a take-up after a stop reads them back)
 
 
 def summarise(per_act, cap, target, prefix, key):
@@ -350,6 +349,8 @@ def run(cfg, out_dir, profile):
         series.update(s)
         mlp_per_act = (mlp_per_act, mdata.name)
     _plot(per_act, mlp_per_act, metrics, cfg, out_dir / "relu_vs_tanh.png")
+    for scratch in ("scratch", "scratch_mlp"):
+        shutil.rmtree(out_dir / scratch, ignore_errors=True)
     return {"metrics": metrics, "series": series, "seeds": seeds, "artifacts": ["relu_vs_tanh.png"],
             "device": str(pick_device(cfg.device))}
 

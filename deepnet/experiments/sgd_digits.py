@@ -15,7 +15,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Literal
 
-from deepnet.core.runtime import seed_everything
+from deepnet.core.runtime import copy_folder, seed_everything
 from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import digits
@@ -89,7 +89,7 @@ def run(cfg, out_dir, profile):
     # 3. the test set, read once per final model, with the weights chosen on validation
     for r in runs:
         r["test"] = evaluate(load_run(r["run_dir"], device=r["device"]), data.test, r["device"])
-    shutil.move(runs[0]["run_dir"], out_dir / "model")
+    copy_folder(runs[0]["run_dir"], out_dir / "model")
     shutil.rmtree(scratch, ignore_errors=True)
 
     test_acc = [r["test"]["accuracy"] for r in runs]

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deepnet.core.runtime import pick_device, seed_everything
+from deepnet.core.runtime import copy_folder, pick_device, seed_everything
 from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, evaluate, fit
 from deepnet.data import fsdd
@@ -333,7 +333,7 @@ def run(cfg, out_dir, profile):
     metrics["chosen_model_index"] = MODELS.index(chosen)  # 0 gmm, 1 dnn, 2 convnet
     print(f"   chosen on validation: {chosen} (validation {metrics[chosen + '_val_accuracy']:.4f}, "
           f"test {metrics['chosen_accuracy']:.4f})", flush=True)
-    shutil.copytree(sweeps["dnn"].runs[0]["run_dir"], out_dir / "model")  # an acoustic_dnn run folder
+    copy_folder(sweeps["dnn"].runs[0]["run_dir"], out_dir / "model")  # an acoustic_dnn run folder
 
     # 4. speakers held out in turn, each model with the settings it chose
     held = {m: [] for m in MODELS}

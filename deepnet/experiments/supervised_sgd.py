@@ -33,7 +33,7 @@ import torch
 
 from deepnet import data as datasets
 from deepnet.core.checkpoint import load_checkpoint, load_model_state
-from deepnet.core.runtime import seed_everything
+from deepnet.core.runtime import copy_folder, seed_everything
 from deepnet.core.sweep import rate_then_seeds
 from deepnet.core.train import TrainConfig, batches, evaluate, fit
 from deepnet.data.common import ArrayDataset
@@ -192,7 +192,7 @@ def tune_and_train(kind, cfg, data, out_dir, scratch):
     sweep = rate_then_seeds(train, lrs, [cfg.seed + i for i in range(cfg.seeds)], maximize=True, label=kind)
     runs = sweep.runs
     if kind == "mlp":  # the first seed's MLP is the model kept
-        shutil.move(runs[0]["run_dir"], out_dir / "model")
+        copy_folder(runs[0]["run_dir"], out_dir / "model")
     return {"lr": sweep.lr, "val_by_lr": [[lr, 0.0 if acc is None else acc] for lr, acc in sweep.grid],  # diverged: 0
             "test_error": [_error(r["model"], data.test, r["device"]) for r in runs],
             "train_error": [r["train_error"] for r in runs],

@@ -575,7 +575,8 @@ def train(model_cfg, tc, run_dir, resume=False, log=None, device="cpu", record=N
 
         bar = Progress(tc.steps, step, f"dqn {tc.env}", "step", enabled=tc.progress)
         say = log or bar.write
-        buf.start_episode(env.reset(seed=episode_seed(tc.seed, game)))
+        if not run.done:  # (a finished run reopened by an experiment taken up again trains no further step)
+            buf.start_episode(env.reset(seed=episode_seed(tc.seed, game)))
         q.train()
         stopped = False
         while step < tc.steps and not run.done:
