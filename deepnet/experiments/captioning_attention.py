@@ -92,6 +92,11 @@ PROFILES = {
     # itself, two more jobs on the other): 348 s, just over the 5 minutes, the same numbers: BLEU-4 64.3 with
     # attention against 60.1 without, attention in the object's cell for 0.44 of the object words (chance 0.18)
     "quick": Config(),
+    # full-cpu: a first attempt (1 thread, load 3) pre-trained the encoder (10 epochs, CIFAR-10 validation accuracy
+    # 0.713, cached) and trained the attention decoder 5 of its 20 epochs at about 220 s an epoch before it was
+    # stopped, to be taken up by the same command: about 75 minutes a decoder at that load, and 6 decoders (2 kinds
+    # x 3 seeds), so 5-7 hours in all, more than the 2.5 hours a full-cpu profile should take: it runs across
+    # sessions (taken up each time), or with --seeds 1 in 2.5 hours (then a comparison of one seed)
     "full-cpu": Config(train_scenes=40000, val_scenes=2000, test_scenes=2000, pretrain_epochs=10, pretrain_images=0,
                        channels=(64, 128, 128), hidden=384, embed=128, attn_size=128, epochs=20),
     "full": Config(train_scenes=100000, val_scenes=5000, test_scenes=5000, pretrain_epochs=30, pretrain_images=0,

@@ -120,9 +120,11 @@ PROFILES = {
     # every part 1.5-1.7 times its quiet time) took 443 s, the ConvNet 182 s of it, so about 4.5-5 minutes on a
     # quiet core (not measured); the ConvNet's error 0.098 (21,634 parameters), the RAM's and MLP's unchanged
     "quick": Config(conv_channels=(8, 16, 32)),
-    # full-cpu: 28x28 and cluttered 60x60 only, 40 and 60 epochs: not yet run. Estimated from steps timed on 1 thread
-    # of this VM when quieter (RAM 28x28 6 glimpses ~10 s an epoch; 60x60 RAM 8 glimpses ~20-25 s, 4 glimpses ~12 s;
-    # the ConvNet baseline ~20 s; the MLP ~5 s): about 1.3 hours, within 2.5 hours on 2 cores
+    # full-cpu: 28x28 and cluttered 60x60 only, 40 and 60 epochs. A first attempt (1 thread, load 3) was stopped at
+    # the session's end in the ConvNet baseline's 26th epoch, to be taken up by the same command; its parts took:
+    # RAM 28x28 434 s (validation error 0.081 after 40 epochs), cluttered 60x60 with 4 glimpses 683 s (0.383), with
+    # 8 glimpses 1,310 s (0.361); the ConvNet about 100 s an epoch at that load (0.038 at epoch 25), not the 20 s
+    # estimated when quieter. Expect 2.5-3 hours in all
     "full-cpu": Config(epochs_mnist=40, epochs=60),
     # full: the paper's three datasets and glimpse counts, long training (a GPU, or days of CPU): not yet run
     "full": Config(glimpses_mnist=(6,), glimpses_translated=(6, 8), glimpses_cluttered=(4, 8), epochs_mnist=200,
