@@ -58,7 +58,7 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     behind. A stopped run's scratch folder is kept: the same command (same experiment, profile and
     settings) takes it up again, every training run in it continuing from its last checkpoint
     (core/run.py's continue_runs) and every finished one read back, so a long profile killed part-way
-    loses minutes, not hours. Other settings are refused while it is there; `fresh` discards it. The
+    loses minutes, not hours. Other settings are refused while it holds a checkpoint; `fresh` discards it. The
     wall time recorded is the sum over the attempts (a killed attempt counted to its last file written).
     `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
     """
@@ -162,6 +162,8 @@ def _taken_up(scratch, name, profile, cfg, fresh, log):
            **json.loads(json.dumps(dataclasses.asdict(cfg)))}  # tuples compare as the JSON lists they were
     before = {"experiment": saved.get("experiment"), "profile": saved.get("profile"), **(saved.get("config") or {})}
     differ = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
+    if differ and not any(scratch.rglob("*.pt")):  # it stopped before any training run saved anything: nothing to lose
+        return None
     if differ:
         raise ConfigError(f"{scratch} holds a stopped run with other settings ({', '.join(differ[:6])}): run its "
                           "command again to take it up, or add --fresh to discard it")
