@@ -63,9 +63,10 @@ def test_a_stopped_experiment_is_taken_up_and_ends_as_a_straight_run(name, tmp_p
     calls = count_checkpoints(monkeypatch)
     assert main([*args, "--out", str(tmp_path / "straight")]) == 0
     straight = json.loads((tmp_path / "straight" / name / "result.json").read_text())
-    assert calls["n"] >= 2, "the smoke profile writes too few checkpoints to be stopped part-way"
+    straight_checkpoints = calls["n"]
+    assert straight_checkpoints >= 2, "the smoke profile writes too few checkpoints to be stopped part-way"
 
-    calls.update(n=0, stop_at=calls["n"] // 2 + 1)
+    calls.update(n=0, stop_at=straight_checkpoints // 2 + 1)
     out = tmp_path / "stopped"
     assert main([*args, "--out", str(out)]) != 0  # the Ctrl-C: a non-zero exit
     assert not (out / name).exists() and (out / f".{name}.partial" / "experiment.json").exists()
@@ -77,6 +78,8 @@ def test_a_stopped_experiment_is_taken_up_and_ends_as_a_straight_run(name, tmp_p
     again = json.loads((out / name / "result.json").read_text())
     assert again["attempts"] == 2 and not (out / f".{name}.partial").exists()
     assert untimed(again["metrics"]) == untimed(straight["metrics"])
+    # continued, not trained again from the start: the take-up writes fewer checkpoints than the straight run
+    assert calls["n"] < straight_checkpoints
 
 
 def test_other_settings_are_refused_while_a_stopped_run_waits_and_fresh_discards_it(tmp_path, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,6 @@ def make_folder(path, what="--out"):
 def copy_folder(src, dest, ignore=None):
     """Copy the folder src (a run folder an experiment keeps) to dest, replacing whatever dest holds: an
     experiment taken up after a stop may have copied it already. ignore: as shutil.copytree's."""
-    import shutil
-
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(src, dest, ignore=ignore)
 

@@ -45,10 +45,10 @@ from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
 
+from deepnet.core.runtime import copy_folder
 from deepnet.errors import ConfigError
 from deepnet.experiments import _babi_units as units
 from deepnet.systems import memory_network as mn
-from deepnet.core.runtime import copy_folder
 
 NAME = "babi_memn2n"
 CLAIM = ("Memory networks remember a story and later answer questions about it, including questions "

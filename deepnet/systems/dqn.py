@@ -632,7 +632,8 @@ def train(model_cfg, tc, run_dir, resume=False, log=None, device="cpu", record=N
             history.append(best)
             run.save_best(model=q, step=step, epoch=game, metrics={"best": best})
         # the end of the budget is mid-game; nothing resumes from it (a grown budget restarts that game)
-        checkpoint(finished="budget" if not stopped else None)
+        if not run.done:  # (a finished run reopened by an experiment taken up again is left as it was)
+            checkpoint(finished="budget" if not stopped else None)
     return q, {"best": best, "history": history, "steps": step, "updates": updates, "games": game,
                "train_scores": scores, "seconds": time.perf_counter() - t0, "run_dir": str(run.dir)}
 

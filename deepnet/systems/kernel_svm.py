@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepnet.core.checkpoint import load_model_state
 from deepnet.core.config import config_from_dict
 from deepnet.core.run import Run
 from deepnet.core.runtime import pick_device, seed_everything
@@ -204,22 +203,16 @@ def fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=
         return {f"{part}_{k}": v for k, v in r.items()}
 
     with Run(run_dir, run_config, resume=resume) as run:  # resume: only a run that never finished gets here
-        if run.done:  # an experiment taken up again (core/run.py's continue_runs): the solve is kept
-            load_model_state(model, run.state["model"], str(run.ckpt_path))
-            steps, best = run.state["step"], run.state["metrics"]["best"]
-            t_start -= best["seconds"]  # the solve's time, as the stopped attempt measured it
-            model.to(device)
-        else:
-            idx = training_subset(len(data.train), mcfg.max_train, cfg.seed)
-            x, y = data.train.x[idx], data.train.y[idx]
-            steps = train_svc(model, x, y, mcfg)  # SMO iterations, summed over the K(K-1)/2 pairs
-            model.to(device)
-            best = {"epoch": 1, "step": steps, **score("train", x, y), **score("val", data.val.x, data.val.y),
-                    "n_train": len(idx), "n_support": int(model.n_support.sum()), "gamma": float(model.gamma),
-                    "seconds": time.perf_counter() - t_start}
-            run.log({"event": "epoch", **best})
-            run.save_best(model=model, step=steps, epoch=1, metrics={"best": best})
-            run.checkpoint(model=model, step=steps, epoch=1, metrics={"history": [best], "best": best}, finished="budget")
+        idx = training_subset(len(data.train), mcfg.max_train, cfg.seed)
+        x, y = data.train.x[idx], data.train.y[idx]
+        steps = train_svc(model, x, y, mcfg)  # SMO iterations, summed over the K(K-1)/2 pairs
+        model.to(device)
+        best = {"epoch": 1, "step": steps, **score("train", x, y), **score("val", data.val.x, data.val.y),
+                "n_train": len(idx), "n_support": int(model.n_support.sum()), "gamma": float(model.gamma),
+                "seconds": time.perf_counter() - t_start}
+        run.log({"event": "epoch", **best})
+        run.save_best(model=model, step=steps, epoch=1, metrics={"best": best})
+        run.checkpoint(model=model, step=steps, epoch=1, metrics={"history": [best], "best": best}, finished="budget")
         result_test = None
         if test:  # the test set is read once per final model
             result_test = {k[len("test_"):]: v for k, v in score("test", data.test.x, data.test.y).items()}

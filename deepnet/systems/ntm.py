@@ -461,7 +461,8 @@ def train(model_cfg, tc, run_dir, resume=False, log=None, device="cpu", record=N
             best = {"event": "val", "step": step, **{f"val_{k}": x for k, x in v.items()}}
             history.append(best)
             run.save_best(model=model, step=step, epoch=0, metrics={"best": best})
-        checkpoint(finished="budget" if step >= tc.steps else None)
+        if not run.done:  # (a finished run reopened by an experiment taken up again is left as it was)
+            checkpoint(finished="budget" if step >= tc.steps else None)
     seconds = time.perf_counter() - t0
     return model, {"best": best, "history": history, "steps": step, "seconds": seconds,
                    "sequences": step * tc.batch_size, "run_dir": str(run.dir)}
