@@ -412,6 +412,7 @@ def cmd_train(argv, command):
     train_cfg = config_from_args(train_config, args)
 
     data = systems.load_data(module, args.data, args.data_seed, model_cfg, train_cfg=train_cfg)
+    made = getattr(data, "augment", None)  # data whose training examples are made per minibatch (translated canvases)
     if args.subset:
         data = dataclasses.replace(data, **{part: type(p)(p.x[:args.subset], p.y[:args.subset])
                                             for part in ("train", "val", "test") for p in [getattr(data, part)]})
@@ -433,6 +434,8 @@ def cmd_train(argv, command):
         if len(data.input_shape) != 3:
             raise ConfigError(f"--augment {args.augment} deforms images; {args.data} holds no images")
         augment = _augment(args.augment)
+    if made is not None:
+        augment = made if augment is None else (lambda x, y, deform=augment: deform(*made(x, y)))
     try:
         result = trainer(model, data, train_cfg, run_dir, run_config, resume=bool(first.resume), augment=augment)
     except RunFinished as e:

@@ -223,7 +223,10 @@ def test_cache_reuses_and_rebuilds(tmp_path):
     store.cached("thing", [src], build)
     assert len(calls) == 2  # the rebuilt file is good again
 
-    os.utime(src, ns=(1, 1))  # a replaced source file: decode again, drop the stale entry
+    os.utime(src, ns=(1, 1))  # the same bytes copied afresh (a new modification time): still cached
+    store.cached("thing", [src], build)
+    assert len(calls) == 2
+    src.write_bytes(src.read_bytes()[::-1])  # a replaced source file: decode again, drop the stale entry
     store.cached("thing", [src], build)
     assert len(calls) == 3
     assert len(list((tmp_path / "cache" / "decoded").glob("thing-*.npz"))) == 1

@@ -163,6 +163,23 @@ def test_cluttered_canvases_keep_the_digit_over_the_clutter_and_add_pieces():
     assert not torch.equal(part.x, other.x)
 
 
+def test_training_canvases_are_made_anew_for_every_minibatch():
+    digits, labels = fake_digits(32)
+    make = translated.Canvases(60, 4, torch.as_tensor(digits[:, 0]))
+    x, y = torch.as_tensor(digits), torch.as_tensor(labels)
+    torch.manual_seed(7)
+    first, y1 = make(x, y)
+    second, _ = make(x, y)
+    torch.manual_seed(7)
+    again, _ = make(x, y)
+    assert first.shape == (32, 1, 60, 60) and first.dtype == torch.uint8 and torch.equal(y1, y)
+    assert torch.equal(first, again)  # drawn with torch's generator: a resumed run makes the same canvases
+    assert not torch.equal(first, second)  # the next minibatch of the same digits: new places, new clutter
+    for canvas, digit in zip(first[:, 0], x[:, 0]):  # each digit whole on its canvas (no zero pixel in it)
+        windows = canvas.unfold(0, 28, 1).unfold(1, 28, 1)  # (33, 33, 28, 28): every 28x28 window
+        assert (windows == digit).flatten(2).all(2).any()
+
+
 def test_the_test_canvases_do_not_depend_on_the_seed(data_dir):
     a = translated.load("mnist_cluttered60", seed=0)
     b = translated.load("mnist_cluttered60", seed=1)

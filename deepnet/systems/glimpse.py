@@ -15,7 +15,8 @@ After the T-th glimpse a linear softmax classifier reads h_T.
 
 Locations are (row, column) in [-1, 1]^2: (0, 0) the image centre, (-1, -1) its top-left corner. The
 first glimpse is at the centre (a summary of the paper says its first glimpse is random; a fixed start
-keeps evaluation deterministic). A location drawn outside [-1, 1] is clipped for the sensor; patches that
+keeps evaluation deterministic, and a random one while training did worse: MNIST validation accuracy 0.914
+against 0.931 after 10 epochs, seed 0). A location drawn outside [-1, 1] is clipped for the sensor; patches that
 reach past the border read zeros.
 
 Training (Section 3.2) is the hybrid loss: the classifier, core and glimpse networks learn by
@@ -73,11 +74,13 @@ class Config:
     glimpse: int = 256  # units of the glimpse feature g_t; the paper's 256; range [1, 8192]
     hidden: int = 256  # units of the core state h_t; the paper's 256; range [1, 8192]
     core: Literal["rnn", "lstm"] = "rnn"  # core network: ReLU RNN (the paper's for MNIST) or an LSTM cell
-    # std sigma of the Gaussian location policy, in the [-1, 1] coordinates (fixed, not learnt): 0.05 is 0.7
-    # pixels of a 28x28 image, 1.5 of a 60x60 one. Chosen on MNIST validation (6 glimpses, 600 steps of the
-    # recipe, seed 0): 0.05 -> accuracy 0.809, 0.1 -> 0.742, 0.15 -> 0.703 (wider draws sent more glimpses
-    # past the digit, to the borders); range (0, 2]
-    std: float = 0.05
+    # std sigma of the Gaussian location policy, in the [-1, 1] coordinates (fixed, not learnt): 0.1 is 1.4
+    # pixels of a 28x28 image, 3 of a 60x60 one. Chosen on validation after 10 epochs of the recipe (seed 0,
+    # 1 thread): MNIST, 6 glimpses: 0.05 -> best accuracy 0.931, 0.1 -> 0.944, 0.2 -> 0.931; cluttered 60x60
+    # (new canvases every minibatch), 8 glimpses: 0.05 -> 0.663, 0.1 -> 0.751. After 600 steps only, 0.05 had
+    # led (0.809, against 0.742 for 0.1): narrow draws help early, but give REINFORCE too little to learn
+    # from (a 0.7-pixel move of an 8x8 patch hardly changes what it sees); range (0, 2]
+    std: float = 0.1
 
 
 def glimpse_sensor(x, l, patch, scales, padded=None):
