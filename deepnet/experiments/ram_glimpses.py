@@ -23,7 +23,10 @@ rectified and max-pooled) read by a linear softmax (54,778 parameters, against t
 paper's two-layer ConvNet had a hidden layer, which died at chance in our short Adam runs, see `conv_fc`). Every model keeps the weights of its best validation epoch; the test set is
 read once with them. The RAM is evaluated at its location means (no sampling). Reported: test
 errors; the RAM's at the paper's largest glimpse count is the headline of each dataset, the
-smaller counts beside it (`_g4`, `_g6`).
+smaller counts beside it (`_g4`, `_g6`); and whether that RAM's policy has learnt where to look:
+`glimpse_on_digit_cluttered60`, the fraction of its chosen glimpses (2..T) centred inside the digit's 28x28
+box on the test canvases (chance 0.22; the first glimpse, at the centre, is inside it 72% of the time),
+with the fraction for each glimpse as a series.
 
 Budgets: the paper trains for millions of steps (SGD with momentum); the quick profile gives every model
 the same few epochs of Adam, the full-cpu one tens of epochs on 28x28 and cluttered 60x60, the full one
@@ -232,6 +235,10 @@ def run(cfg, out_dir, profile):
             if T == top:
                 model.load_state_dict(torch.load(run_dir / "best.pt", weights_only=True)["model"])
                 traced[short] = (model, data)
+                if short != "mnist28":  # where the chosen glimpses land, against where the digit is
+                    by_step = on_digit(model, data)
+                    series[f"glimpse_on_digit_by_step_{short}"] = [[t + 1, v] for t, v in enumerate(by_step)]
+                    metrics[f"glimpse_on_digit_{short}"] = sum(by_step[1:]) / max(len(by_step) - 1, 1)
                 if short == "cluttered60" or kept is None:
                     kept = run_dir
         if short == "cluttered60":
@@ -257,6 +264,20 @@ def run(cfg, out_dir, profile):
         artifacts.append("model/")
     shutil.rmtree(scratch, ignore_errors=True)
     return {"metrics": metrics, "series": series, "seeds": [cfg.seed], "artifacts": artifacts, "device": cfg.device}
+
+
+def on_digit(model, data, chunk=1000):
+    """For each glimpse t = 1..T, the fraction of test canvases whose glimpse is centred inside the digit's
+    28x28 box (data.offsets). The first glimpse is the centre; a policy that has learnt where to look puts
+    the later ones on the digit, while a centre drawn uniformly over a 60x60 canvas lands there with
+    probability (28/60)^2 = 0.22."""
+    x = data.test.x
+    off = data.offsets["test"][:len(x)]  # (N, 2) top-left (row, col) of each digit
+    H = data.input_shape[1]
+    locs = torch.cat([model.trace(x[i:i + chunk])[0] for i in range(0, len(x), chunk)])  # (N, T, 2) in [-1, 1]
+    centre = ((locs.clamp(-1, 1) + 1) / 2 * H).floor().clamp(max=H - 1)  # (N, T, 2) pixels, as the sensor reads
+    inside = ((centre >= off[:, None]) & (centre < off[:, None] + 28)).all(-1)  # (N, T)
+    return inside.float().mean(0).tolist()
 
 
 def draw_paths(traced, n, path):
