@@ -180,6 +180,30 @@ def test_training_canvases_are_made_anew_for_every_minibatch():
         assert (windows == digit).flatten(2).all(2).any()
 
 
+def test_glimpse_on_digit_counts_glimpses_centred_inside_the_digit_box():
+    from types import SimpleNamespace
+
+    from deepnet.experiments.ram_glimpses import on_digit
+
+    offsets = torch.tensor([[0, 0], [32, 32], [10, 20]])  # top-left (row, col) of three digits on 60x60 canvases
+
+    class Looker:  # glimpse 1 at the centre, 2 on each digit's middle, 3 in the corner away from it
+        seen = 0
+
+        def trace(self, x):  # called chunk by chunk, in order
+            off = offsets[self.seen:self.seen + len(x)]
+            self.seen += len(x)
+            middle = (off + 14).float() / 60 * 2 - 1  # pixel -> [-1, 1]
+            far = torch.where(off < 16, 1.0, -1.0)
+            return torch.stack([torch.zeros_like(middle), middle, far], 1), None  # (N, 3, 2)
+
+    data = SimpleNamespace(test=SimpleNamespace(x=torch.zeros(3, 1, 60, 60)), input_shape=(1, 60, 60),
+                           offsets={"test": offsets})
+    by_step = on_digit(Looker(), data, chunk=2)
+    assert by_step[1:] == [1.0, 0.0]
+    assert abs(by_step[0] - 1 / 3) < 1e-6  # the centre (30, 30) is inside the third digit's box only
+
+
 def test_the_test_canvases_do_not_depend_on_the_seed(data_dir):
     a = translated.load("mnist_cluttered60", seed=0)
     b = translated.load("mnist_cluttered60", seed=1)

@@ -8,13 +8,12 @@
 Nothing is stored on disk: the canvases are made from the MNIST idx files. The training canvases are
 generated on the fly: the training part holds MNIST's 55,000 training digits (28x28) and `data.augment`
 (a `Canvases`, the engine's augment hook) places each minibatch on new canvases, with clutter from
-training digits, so that every epoch sees new canvases (the digits stay the same; `on_the_fly=False`
-makes one fixed set instead). Validation canvases come from MNIST's validation digits (split as
+training digits, so that every epoch sees new canvases (the digits stay the same). Validation canvases come from MNIST's validation digits (split as
 `mnist.load` splits them, seed `seed`) with clutter from training digits, the same ones every time; the
 test canvases come from MNIST's 10,000 test images with clutter from test images, drawn with a fixed
 generator (TEST_SEED) whatever `seed` is, so every run is tested on the same set. Canvases: x uint8
 (N, 1, size, size); y int64 (N,). `offsets` (where each digit's top-left corner went, (row, col)) is
-kept beside each fixed part, for plots and tests.
+kept beside the validation and test parts, for plots and tests.
 These are not entries of deepnet.data.DATASETS (there is nothing to fetch but MNIST): `deepnet train glimpse
 --data mnist_translated60|mnist_cluttered60` reaches them through systems/glimpse.py's `load_data`.
 """
@@ -103,27 +102,22 @@ class Canvases:
         return canvases[:, None], y  # (B, size, size) -> (B, 1, size, size)
 
 
-def load(name, seed=0, n_val=5000, on_the_fly=True):
-    """The Splits of `name` (a key of VARIANTS): MNIST's parts, each turned into canvases.
-
-    on_the_fly: the training part holds digits (N, 1, 28, 28) and `data.augment` makes their canvases per
-    minibatch (pass it to the engine's fit); otherwise the training canvases are made once, like the
-    validation ones. Fixed canvases are drawn with seeds derived from `seed`; the test canvases with TEST_SEED.
+def load(name, seed=0, n_val=5000):
+    """The Splits of `name` (a key of VARIANTS): the training part holds MNIST's training digits (N, 1, 28, 28)
+    and `data.augment` makes their canvases per minibatch (pass it to the engine's fit); the validation
+    canvases are drawn with a seed derived from `seed`, the test canvases with TEST_SEED.
     """
     size, pieces = VARIANTS[name]
     base = mnist.load(seed=seed, n_val=n_val)
-    if on_the_fly:  # the digits themselves; data.augment makes their canvases batch by batch
-        train, train_offsets = ArrayDataset(base.train.x, base.train.y), None
-    else:
-        train, train_offsets = make(base.train.x, base.train.y, size, pieces, seed=3 * seed + 1)
+    train = ArrayDataset(base.train.x, base.train.y)  # the digits themselves; data.augment makes their canvases
     val, val_offsets = make(base.val.x, base.val.y, size, pieces, seed=3 * seed + 2, sources=base.train.x)
     test, test_offsets = make(base.test.x, base.test.y, size, pieces, seed=TEST_SEED)
     what = f"{pieces} pieces of {PIECE}x{PIECE} clutter" if pieces else "no clutter"
     data = Splits(name=name, train=train, val=val, test=test, classes=list(base.classes),
                   input_shape=(1, size, size), licence=base.licence,
-                  notes=f"MNIST digits at random places of a {size}x{size} canvas, {what} (Mnih et al. 2014)"
-                        f"{', new training canvases for every minibatch' if on_the_fly else ''}; "
+                  notes=f"MNIST digits at random places of a {size}x{size} canvas, {what} (Mnih et al. 2014), "
+                        "new training canvases for every minibatch; "
                         f"{base.notes}; test canvases from the MNIST test images, generator seed {TEST_SEED}")
-    data.offsets = {"train": train_offsets, "val": val_offsets, "test": test_offsets}  # (N, 2) (row, col) each
-    data.augment = Canvases(size, pieces, base.train.x[:, 0]) if on_the_fly else None  # (M, 1, 28, 28) -> (M, 28, 28)
+    data.offsets = {"val": val_offsets, "test": test_offsets}  # (N, 2) (row, col) each
+    data.augment = Canvases(size, pieces, base.train.x[:, 0])  # (M, 1, 28, 28) -> (M, 28, 28)
     return data

@@ -286,7 +286,7 @@ def on_digit(model, data, chunk=1000):
     off = data.offsets["test"][:len(x)]  # (N, 2) top-left (row, col) of each digit
     H = data.input_shape[1]
     locs = torch.cat([model.trace(x[i:i + chunk])[0] for i in range(0, len(x), chunk)])  # (N, T, 2) in [-1, 1]
-    centre = ((locs.clamp(-1, 1) + 1) / 2 * H).floor().clamp(max=H - 1)  # (N, T, 2) pixels, as the sensor reads
+    centre = glimpse.pixel_centre(locs, H, H)  # (N, T, 2) pixels, as the sensor reads
     inside = ((centre >= off[:, None]) & (centre < off[:, None] + 28)).all(-1)  # (N, T)
     return inside.float().mean(0).tolist()
 
@@ -310,8 +310,7 @@ def draw_paths(traced, n, path):
         for i in range(n):
             ax = axes[r][i]
             ax.imshow(x[i, 0].numpy(), cmap="gray", vmin=0, vmax=255)
-            centre = ((locs[i].clamp(-1, 1) + 1) / 2 * torch.tensor([H, W])).floor()  # (T, 2) pixels, as the sensor
-            centre = torch.minimum(centre, torch.tensor([H - 1, W - 1]))
+            centre = glimpse.pixel_centre(locs[i], H, W)  # (T, 2) pixels, as the sensor reads
             colours = plt.cm.autumn(torch.linspace(0, 1, len(centre)).numpy())
             for t, (cy, cx) in enumerate(centre.tolist()):
                 for k in range(cfg.scales):

@@ -96,9 +96,7 @@ def glimpse_sensor(x, l, patch, scales, padded=None):
     S = patch << (scales - 1)  # the largest side
     xp, pad = padded if padded is not None else pad_image(x, patch, scales)
     Wp = xp.shape[3]
-    size = torch.tensor([H, W], device=x.device)
-    centre = ((l.clamp(-1, 1) + 1) / 2 * size).floor().long()  # (B, 2) pixel (row, col)
-    centre = torch.minimum(centre, size - 1)
+    centre = pixel_centre(l, H, W)  # (B, 2) pixel (row, col)
     top = centre - S // 2 + pad  # (B, 2) top-left of the largest window in the padded image
     ar = torch.arange(S, device=x.device)
     rows = top[:, 0, None] + ar  # (B, S)
@@ -112,6 +110,13 @@ def glimpse_sensor(x, l, patch, scales, padded=None):
         p = window[:, :, o:o + s, o:o + s]  # (B, C, s, s)
         out.append(F.avg_pool2d(p, 1 << i) if i else p)  # (B, C, patch, patch): mean of 2^i x 2^i blocks
     return torch.stack(out, 1)  # (B, scales, C, patch, patch)
+
+
+def pixel_centre(l, H, W):
+    """The pixel (row, col) a location l (..., 2) in [-1, 1] (clipped) centres on in an H x W image:
+    floor((l + 1) / 2 * size), kept inside the image. Returns int64 (..., 2)."""
+    size = torch.tensor([H, W], device=l.device)
+    return torch.minimum(((l.clamp(-1, 1) + 1) / 2 * size).floor().long(), size - 1)
 
 
 def pad_image(x, patch, scales):
