@@ -124,6 +124,13 @@ def test_lstm_core_runs():
     assert torch.isfinite(loss) and m.cell.weight_hh.grad is not None
 
 
+def test_images_of_another_size_than_the_model_was_built_for_are_refused():
+    # 28x28 training digits reaching a 60x60 canvas model (no Canvases augment) must not train silently
+    m = G.make(G.Config(glimpses=2), (1, 60, 60), 10)
+    with pytest.raises(G.DataError, match=r"built for images \(1, 60, 60\), got \(1, 28, 28\)"):
+        m(torch.rand(2, 1, 28, 28), torch.tensor([1, 2]))
+
+
 # ------------------------------------------------------------------------------- the canvases
 
 

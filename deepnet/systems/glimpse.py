@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from deepnet.core.config import config_from_dict
 from deepnet.core.recurrent import LSTMCell
 from deepnet.core.train import TrainConfig
-from deepnet.errors import ConfigError
+from deepnet.errors import ConfigError, DataError
 
 # Datasets `deepnet train glimpse` accepts: MNIST and the paper's 60x60 canvases (deepnet/data/translated.py)
 TRAINS_ON = ("mnist", "mnist_translated60", "mnist_cluttered60")
@@ -136,6 +136,7 @@ class RAM(nn.Module):
     def __init__(self, cfg, in_shape, num_classes):
         super().__init__()
         self.cfg = cfg
+        self.in_shape = tuple(in_shape)  # (C, H, W): locations are relative, so the size is checked, not implied
         c = in_shape[0]
         self.fc_what = nn.Linear(cfg.scales * c * cfg.patch ** 2, cfg.what)  # h_g = ReLU(W rho + b)
         self.fc_where = nn.Linear(2, cfg.what)  # h_l = ReLU(W l + b)
@@ -160,6 +161,10 @@ class RAM(nn.Module):
     def run(self, x, sample):
         """The T glimpses. Returns scores (B, K), locations (B, T, 2) (where each glimpse looked), and,
         over the T - 1 chosen locations, log_pi (B, T - 1) and baselines (B, T - 1)."""
+        if tuple(x.shape[1:]) != self.in_shape:
+            # e.g. 28x28 training digits reaching a 60x60 canvas model without translated.Canvases as the augment hook
+            raise DataError(f"the glimpse model was built for images {self.in_shape}, got {tuple(x.shape[1:])}; "
+                            "60x60 canvas training needs the data's augment hook (deepnet/data/translated.py)")
         if x.dtype == torch.uint8:
             x = x.float() / 255
         B = x.shape[0]
