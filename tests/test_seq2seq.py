@@ -275,3 +275,18 @@ def test_an_experiment_reuses_only_the_model_its_settings_would_train(data_dir, 
     assert main(["reproduce", "fig4_phrase_vectors", "--smoke", "--out", str(tmp_path / "d"),
                  "--model-run", str(model)]) != 0
     assert "model.attention" in capsys.readouterr().err
+
+
+def test_decoding_settings_are_chosen_by_validation_bleu(monkeypatch):
+    from deepnet.experiments import translation_multi30k as T
+
+    def fake_translate(model, src, beam=1, alpha=1.0):  # the "translation" names its settings
+        return [{"text": f"b{beam} a{alpha}"} for _ in src]
+
+    best = "b5 a1.4"
+    monkeypatch.setattr(T.seq2seq, "translate", fake_translate)
+    monkeypatch.setattr(T.seq2seq, "bleu_tokenised", lambda hyps, refs: 50.0 if hyps[0] == best else 10.0)
+    out = T.choose_decoding(None, ["x", "y"], ["r", "r"], beams=(1, 5, 10), alphas=(0.6, 1.4))
+    assert out["best"][:2] == (5, 1.4) and out["best"][2] == [best, best]
+    # greedy ignores alpha: decoded once; every other pair once each
+    assert [r[:2] for r in out["rows"]] == [[1, 0.6], [5, 0.6], [5, 1.4], [10, 0.6], [10, 1.4]]
