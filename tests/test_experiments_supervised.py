@@ -73,7 +73,7 @@ def test_relu_vs_tanh_times_the_first_epoch_at_the_target():
     assert relu_vs_tanh.epochs_to([], 0.25) == math.inf
 
 
-@pytest.mark.parametrize("init", ["cuda-convnet", "standard"])
+@pytest.mark.parametrize("init", ["cuda-convnet", "standard", "he", "glorot", "normal"])
 def test_relu_vs_tanh_convnet_has_four_weight_layers_and_differs_only_in_its_units(init):
     torch.manual_seed(0)
     x, y = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (5,))
@@ -93,7 +93,9 @@ def test_relu_vs_tanh_convnet_has_four_weight_layers_and_differs_only_in_its_uni
         conv1 = weighted[0].weight
         if init == "cuda-convnet":  # cuda-convnet's Gaussian stds, whatever the unit
             assert abs(conv1.std().item() - 1e-4) < 2e-5 and abs(weighted[1].weight.std().item() - 1e-2) < 1e-3
-        elif act == "relu":  # He: var 2 / fan_in, fan_in = 3 * 5 * 5
+        elif init == "normal":  # N(0, 0.01^2) whatever the unit
+            assert abs(conv1.std().item() - 0.01) < 0.002
+        elif init == "he" or (init == "standard" and act == "relu"):  # He: var 2 / fan_in, fan_in = 3 * 5 * 5
             assert abs(conv1.std().item() - math.sqrt(2 / 75)) < 0.03
         else:  # Glorot: var 2 / (fan_in + fan_out) = 2 / (75 + 8 * 25)
             assert abs(conv1.std().item() - math.sqrt(2 / 275)) < 0.02

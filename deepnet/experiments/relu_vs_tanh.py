@@ -103,8 +103,9 @@ class Config:
     # of those, the fixed ones whose error is the training error (0: all; the MLP table's too); range [0, 60000]
     n_eval: int = 0
     channels: tuple[int, ...] = (32, 32, 64)  # maps of the three 5x5 conv layers; range [1, 1024], 3 to 3 values
-    # standard: He for ReLU, Glorot for the others; cuda-convnet: its Gaussian weights for every non-linearity
-    init: Literal["standard", "cuda-convnet"] = "standard"
+    # standard: He for ReLU, Glorot for the others; he, glorot, normal (N(0, 0.01^2), AlexNet's): that rule for
+    # every non-linearity; cuda-convnet: layers-19pct.cfg's Gaussian weights for every non-linearity
+    init: Literal["standard", "he", "glorot", "normal", "cuda-convnet"] = "standard"
     # the learning-rate grid, the same for every non-linearity; range (0, 100], 1 to 32 values
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     epochs: int = 60  # the cap: a run not at 25% by then counts as this many epochs; range [1, 10000]
@@ -154,8 +155,9 @@ class ConvNet4(nn.Module):
     (B, 3, 32, 32) uint8 -> (B, c1, 16, 16) -> (B, c2, 8, 8) -> (B, c3, 4, 4) -> (B, 10).
     forward(x, y) returns (scores, cross-entropy loss) as the engine expects.
 
-    init "standard": each f its own rule (He et al. 2015 for ReLU, Glorot & Bengio 2010 otherwise)
-    on unit-variance inputs; "cuda-convnet": layers-19pct.cfg's Gaussian weights, the same for
+    init "standard": each f its own rule (He et al. 2015 for ReLU, Glorot & Bengio 2010 otherwise);
+    "he", "glorot", "normal" (N(0, 0.01^2)): that rule for every f, on unit-variance inputs;
+    "cuda-convnet": layers-19pct.cfg's Gaussian weights, the same for
     every f (std 1e-4 for conv1, 1e-2 for the others), on its inputs (pixels 0..255 less their mean).
     """
 
@@ -176,9 +178,12 @@ class ConvNet4(nn.Module):
         self.layers = nn.Sequential(layers)
         for name, m in self.layers.named_children():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                if init == "cuda-convnet":
+                rule = INIT[activation] if init == "standard" else init
+                if rule == "cuda-convnet":
                     nn.init.normal_(m.weight, 0.0, 1e-4 if name == "conv1" else 1e-2)
-                elif INIT[activation] == "he":
+                elif rule == "normal":
+                    nn.init.normal_(m.weight, 0.0, 0.01)  # Krizhevsky et al. 2012's rule, on unit-variance inputs
+                elif rule == "he":
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")  # N(0, 2 / fan_in)
                 else:
                     nn.init.xavier_uniform_(m.weight)  # U(-a, a), a = sqrt(6 / (fan_in + fan_out))
