@@ -135,3 +135,22 @@ def test_relu_vs_tanh_quick_profile_is_the_papers_procedure():
     cfg = relu_vs_tanh.PROFILES["quick"]
     assert cfg.seeds >= 3 and len(cfg.lrs) >= 3 and cfg.momentum == 0.9 and relu_vs_tanh.TARGET == 0.25
     assert relu_vs_tanh.INIT == {"relu": "he", "tanh": "glorot", "logistic": "glorot"}
+
+
+def test_svm_chooses_C_on_a_subset_then_trains_it_on_every_example(monkeypatch):
+    from deepnet.data import get
+
+    data = get("digits").load(seed=0)
+    seen = []
+    real = supervised_sgd.kernel_svm.train_svc
+
+    def recording(model, x, y, cfg):
+        seen.append((cfg.C, cfg.max_train))
+        return real(model, x, y, cfg)
+
+    monkeypatch.setattr(supervised_sgd.kernel_svm, "train_svc", recording)
+    cfg = supervised_sgd.Config(svm_Cs=(0.001, 10.0), svm_tune_n=300)
+    out = supervised_sgd.svm(cfg, data)
+    # C = 0.001 underfits: the 300-example machines choose 10, which is then trained on all the examples
+    assert seen == [(0.001, 300), (10.0, 300), (10.0, 0)] and out["C"] == 10.0 and out["tune_n"] == 300
+    assert [C for C, _ in out["val_by_C"]] == [0.001, 10.0] and out["val_by_C"][1][1] < out["val_by_C"][0][1]
