@@ -893,11 +893,17 @@ def _dataset_rows():
 
 def _with_added_settings(results):
     """Results whose recorded configs predate a setting their experiment added later get it, with the value
-    the experiment's ADDED_SETTINGS says those runs behaved as (in memory, for the drift check; files untouched)."""
+    the experiment's ADDED_SETTINGS says those runs behaved as; a single value whose setting became a grid
+    (RENAMED_SETTINGS: old name -> new name) becomes a grid of one (in memory, for the drift check; files
+    untouched)."""
     for r in results:
         name = r.get("experiment")
-        added = getattr(_experiment(name), "ADDED_SETTINGS", {}) if name in EXPERIMENTS else {}
-        r["config"] = {**added, **r["config"]}
+        exp = _experiment(name) if name in EXPERIMENTS else None
+        config = {**getattr(exp, "ADDED_SETTINGS", {}), **r["config"]}
+        for old, new in getattr(exp, "RENAMED_SETTINGS", {}).items():  # one value then, a grid of one now
+            if old in config and new not in r["config"]:
+                config[new] = [config.pop(old)]
+        r["config"] = config
     return results
 
 

@@ -145,12 +145,14 @@ def test_svm_chooses_C_on_a_subset_then_trains_it_on_every_example(monkeypatch):
     real = supervised_sgd.kernel_svm.train_svc
 
     def recording(model, x, y, cfg):
-        seen.append((cfg.C, cfg.max_train))
+        seen.append((cfg.C, len(x)))  # the examples libsvm is given
         return real(model, x, y, cfg)
 
     monkeypatch.setattr(supervised_sgd.kernel_svm, "train_svc", recording)
     cfg = supervised_sgd.Config(svm_Cs=(0.001, 10.0), svm_tune_n=300)
     out = supervised_sgd.svm(cfg, data)
     # C = 0.001 underfits: the 300-example machines choose 10, which is then trained on all the examples
-    assert seen == [(0.001, 300), (10.0, 300), (10.0, 0)] and out["C"] == 10.0 and out["tune_n"] == 300
+    n = len(data.train)
+    assert seen == [(0.001, 300), (10.0, 300), (10.0, n)] and out["C"] == 10.0 and out["tune_n"] == 300
+    assert out["final_seconds"] is not None and out["n_support"] > 300  # the final machine saw more than 300
     assert [C for C, _ in out["val_by_C"]] == [0.001, 10.0] and out["val_by_C"][1][1] < out["val_by_C"][0][1]

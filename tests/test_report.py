@@ -461,3 +461,22 @@ def test_a_setting_added_after_a_run_reads_as_the_value_that_run_had():
     assert config_drift(r, masked) == []  # those runs masked the empty slots
     sink = dataclasses.replace(babi_memn2n.PROFILES["quick"], empty_slots="sink")
     assert config_drift(r, dataclasses.asdict(sink)) == ["empty_slots"]  # a profile that changes it still differs
+
+
+def test_a_single_setting_that_became_a_grid_reads_as_a_grid_of_one():
+    import dataclasses
+
+    from deepnet.cli import _with_added_settings
+    from deepnet.experiments import translation_multi30k as T
+    from deepnet.report.formatting import config_drift
+
+    quick = dataclasses.asdict(T.PROFILES["quick"])
+    older = {k: v for k, v in quick.items() if k not in ("beams", "alphas")}
+    older.update(beam=5, alpha=1.0)  # recorded before the grid: one beam and alpha
+    r = make_result(config=older)
+    r["experiment"] = "translation_multi30k"
+    assert config_drift(r, quick) == ["alpha", "alphas", "beam", "beams"]
+    r = _with_added_settings([r])[0]
+    assert config_drift(r, quick) == []
+    r["config"]["beams"] = [10]  # another beam recorded: still a difference
+    assert config_drift(r, quick) == ["beams"]

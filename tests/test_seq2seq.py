@@ -286,7 +286,11 @@ def test_decoding_settings_are_chosen_by_validation_bleu(monkeypatch):
     best = "b5 a1.4"
     monkeypatch.setattr(T.seq2seq, "translate", fake_translate)
     monkeypatch.setattr(T.seq2seq, "bleu_tokenised", lambda hyps, refs: 50.0 if hyps[0] == best else 10.0)
-    out = T.choose_decoding(None, ["x", "y"], ["r", "r"], beams=(1, 5, 10), alphas=(0.6, 1.4))
+    out = T.choose_decoding(None, ["x", "y"], ["r", "r"], beams=(10, 1, 5), alphas=(1.4, 0.6))
     assert out["best"][:2] == (5, 1.4) and out["best"][2] == [best, best]
-    # greedy ignores alpha: decoded once; every other pair once each
+    # greedy ignores alpha: decoded once (kept for the greedy score); every other pair once each, in order
     assert [r[:2] for r in out["rows"]] == [[1, 0.6], [5, 0.6], [5, 1.4], [10, 0.6], [10, 1.4]]
+    assert out["greedy"] == ["b1 a0.6"] * 2
+    # a tie goes to the smaller beam
+    monkeypatch.setattr(T.seq2seq, "bleu_tokenised", lambda hyps, refs: 10.0 if hyps[0].startswith("b1 ") else 50.0)
+    assert T.choose_decoding(None, ["x"], ["r"], beams=(10, 5), alphas=(1.0,))["best"][:2] == (5, 1.0)

@@ -26,7 +26,8 @@ regularisation of any kind was used. Rebuilt here as that:
   file's Gaussian weights instead (std 1e-4 for conv1, 1e-2 for the others, on pixels 0..255
   less their per-channel mean), the paper-era start; in a first look (one seed, 2,000 images,
   the half-width net with the file's pooling) it left ReLU at 60% training error after 30 epochs at rate 0.03 and dead
-  at chance at 0.1, too slow for the CPU profiles.
+  at chance at 0.1, too slow for the CPU profiles. `--init he`, `glorot` or `normal` (N(0, 0.01^2)) give
+  every unit one shared rule, the paper's "equivalent network" taken literally (measured below).
 - Training: the engine's minibatch SGD (batches of 128, as in the file), momentum 0.9, a constant
   learning rate (on the mean gradient of a batch), cross-entropy.
 - "Training error": the classification error on a fixed subset of the images trained on (500
@@ -124,8 +125,9 @@ class Config:
     # of those, the fixed ones whose error is the training error (0: all; the MLP table's too); range [0, 60000]
     n_eval: int = 0
     channels: tuple[int, ...] = (32, 32, 64)  # maps of the three 5x5 conv layers; range [1, 1024], 3 to 3 values
-    # standard: He for ReLU, Glorot for the others; he, glorot, normal (N(0, 0.01^2), AlexNet's): that rule for
-    # every non-linearity; cuda-convnet: layers-19pct.cfg's Gaussian weights for every non-linearity
+    # the ConvNet's start (the MLP table keeps each unit's standard rule): standard: He for ReLU, Glorot for the
+    # others; he, glorot, normal (N(0, 0.01^2), AlexNet's): that rule for every non-linearity; cuda-convnet:
+    # layers-19pct.cfg's Gaussian weights for every non-linearity
     init: Literal["standard", "he", "glorot", "normal", "cuda-convnet"] = "standard"
     # the learning-rate grid, the same for every non-linearity; range (0, 100], 1 to 32 values
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)

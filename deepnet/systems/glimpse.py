@@ -163,8 +163,9 @@ class RAM(nn.Module):
         over the T - 1 chosen locations, log_pi (B, T - 1) and baselines (B, T - 1)."""
         if tuple(x.shape[1:]) != self.in_shape:
             # e.g. 28x28 training digits reaching a 60x60 canvas model without translated.Canvases as the augment hook
-            raise DataError(f"the glimpse model was built for images {self.in_shape}, got {tuple(x.shape[1:])}; "
-                            "60x60 canvas training needs the data's augment hook (deepnet/data/translated.py)")
+            raise DataError(f"the glimpse model was built for images {self.in_shape}, got {tuple(x.shape[1:])}: "
+                            "give it images of that size (60x60 canvas training puts its 28x28 digits on canvases "
+                            "through the data's augment hook, deepnet/data/translated.py)")
         if x.dtype == torch.uint8:
             x = x.float() / 255
         B = x.shape[0]
