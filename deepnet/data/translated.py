@@ -8,8 +8,8 @@
 Nothing is stored on disk: the canvases are made from the MNIST idx files. The training canvases are
 generated on the fly: the training part holds MNIST's 55,000 training digits (28x28) and `data.augment`
 (a `Canvases`, the engine's augment hook) places each minibatch on new canvases, with clutter from
-training digits, so that every epoch sees new canvases (the digits stay the same). Validation canvases come from MNIST's validation digits (split as
-`mnist.load` splits them, seed `seed`) with clutter from training digits, the same ones every time; the
+training digits, so that every epoch sees new canvases (the digits stay the same). Validation canvases
+come from MNIST's validation digits (split as `mnist.load` splits them, seed `seed`) with clutter from training digits, the same ones every time; the
 test canvases come from MNIST's 10,000 test images with clutter from test images, drawn with a fixed
 generator (TEST_SEED) whatever `seed` is, so every run is tested on the same set. Canvases: x uint8
 (N, 1, size, size); y int64 (N,). `offsets` (where each digit's top-left corner went, (row, col)) is

@@ -81,8 +81,8 @@ PROFILES = {
     # the CPU-sized long run: 2x512 LSTM, dropout 0.3, windows of 128, 20 epochs (2,460 steps of 8,192
     # characters), bf16 autocast. Not tuned on validation (no CPU to spare for a grid): the quick tuning's
     # direction (more dropout helped; one 512 layer overfitted by 1,400 steps) carried to a deeper net and a
-    # longer run, and its validation curve shows where it stops. 30 timed steps ran at 2,430 characters/s (1
-    # thread, load 3), so about 2.3 hours at that load, less on a quiet core; not yet run
+    # longer run, and its validation curve shows where it stops. 30 timed steps (`--full-cpu --max-steps 30`)
+    # ran at 2,430 characters/s (1 thread, load 3), so about 2.3 hours at that load, less on a quiet core; not yet run
     "full-cpu": Config(embed=128, hidden=512, layers=2, dropout=0.3, bptt=128, batch_size=64, lr=2e-3,
                        weight_decay=0.1, epochs=20, max_steps=0, eval_every=500, eval_tokens=0),
     # GPU: 3x1024 LSTM with dropout, about 15 epochs; not run by us yet (no GPU lent to this task)

@@ -284,9 +284,9 @@ def on_digit(model, data, chunk=1000):
     probability (28/60)^2 = 0.22."""
     x = data.test.x
     off = data.offsets["test"][:len(x)]  # (N, 2) top-left (row, col) of each digit
-    H = data.input_shape[1]
+    H, W = data.input_shape[1:]
     locs = torch.cat([model.trace(x[i:i + chunk])[0] for i in range(0, len(x), chunk)])  # (N, T, 2) in [-1, 1]
-    centre = glimpse.pixel_centre(locs, H, H)  # (N, T, 2) pixels, as the sensor reads
+    centre = glimpse.pixel_centre(locs, H, W)  # (N, T, 2) pixels, as the sensor reads
     inside = ((centre >= off[:, None]) & (centre < off[:, None] + 28)).all(-1)  # (N, T)
     return inside.float().mean(0).tolist()
 

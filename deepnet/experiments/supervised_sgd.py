@@ -100,8 +100,8 @@ class Config:
     # Gaussian kernel width (0: scikit-learn's "scale", 1 / (D var(x))); range [0, 1e6]
     svm_gamma: float = 0.0
     # C is chosen by machines trained on N of the training examples (0: all; a fixed random N, drawn with
-    # --seed); the chosen C is then trained on
-    # all of them, so a 60,000-example set pays for one full libsvm fit, not one per C; range [0, 60000]
+    # --seed); the chosen C is then trained on all of them, so a 60,000-example set pays for one full libsvm
+    # fit, not one per C; range [0, 60000]
     svm_tune_n: int = 0
     # hidden layers of the MLP of the SGD vs full-batch comparison; range [1, 8192], 1 to 8 values
     curve_hidden: tuple[int, ...] = (100,)

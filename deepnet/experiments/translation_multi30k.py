@@ -89,9 +89,10 @@ PROFILES = {
     # chosen on validation: 25 epochs overfit more), beam width and length normalisation chosen on validation.
     # Expected about 3.5 hours on one thread (284 s an attention epoch and 220 s a plain one at load 3) plus the
     # 7 validation decodes of each model, over the 2.5-hour rule of full-cpu profiles because the comparison
-    # with the authors' 25-30-epoch number needs that length; taken up where it stopped when killed. Not yet run. The results/full-cpu row before it came from 5 epochs,
-    # dropout 0.2, beam 5, alpha 1 (1 thread, load 3: 2,582 s): test2016 BLEU with attention 51.6 (tokenised
-    # 51.9), without 18.3; validation loss still falling at the last epoch (2.359, 2.337)
+    # with the authors' 25-30-epoch number needs that length; taken up where it stopped when killed. Not yet run.
+    # The results/full-cpu row before it came from 5 epochs, dropout 0.2, beam 5, alpha 1 (1 thread, load 3:
+    # 2,582 s): test2016 BLEU with attention 51.6 (tokenised 51.9), without 18.3; validation loss still falling
+    # at the last epoch (2.359, 2.337)
     "full-cpu": Config(dropout=0.3, epochs=25, lr=3e-3, beams=(1, 5, 10), alphas=(0.6, 1.0, 1.4)),
     "full": Config(src_vocab=8000, tgt_vocab=8000, embed=256, hidden=512, layers=2, dropout=0.3, attn_size=256,
                    epochs=12, lr=2e-3),
