@@ -158,10 +158,11 @@ PROFILES = {
     # CPU-sized: 2,000 images (500 of them measured), the half-width net, a cap of 20 epochs. Its run on a quiet core
     # (1 thread, pinned, one other 1-thread run on the other core): 223 s; relu_speedup 0.61 (see the result)
     "quick": Config(n_train=2000, n_eval=500, channels=(16, 16, 32), epochs=20),
-    # not yet run. 20,000 images, the full-width net, a cap of 30. Estimated on 2 cores: about 14 s an epoch
-    # (20,000 images trained + 5,000 measured); the strict worst case, each non-linearity's race and seeds all
-    # running to the cap (3 x 6 x 30 = 540 epochs), about 2.1 hours, plus the MLP table (minutes)
-    "full-cpu": Config(n_train=20000, n_eval=5000, epochs=30, mlp=True),
+    # 10,000 images, the full-width net, a cap of 30: sized to one 2.5-hour sitting on one core (runs/ does not
+    # outlive a session). Scaled from the quick run (10x the images at 5x, about 2.5x the work per image at full
+    # width, a 1.5x cap): a strict worst case of about 2 hours, each race running to the cap; less when the
+    # races stop at 25%
+    "full-cpu": Config(n_train=10000, n_eval=5000, epochs=30, mlp=True),
     # the paper's scale: all 50,000 images, a finer grid, a cap of 60 (a GPU: --device auto)
     "full": Config(n_train=0, n_eval=10000, lrs=(0.001, 0.003, 0.01, 0.03, 0.1), mlp=True, mlp_n_train=0,
                    mlp_width=256, mlp_layers=10, mlp_lrs=(0.001, 0.003, 0.01, 0.03, 0.1)),
