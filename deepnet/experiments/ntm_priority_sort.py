@@ -81,11 +81,11 @@ PROFILES = {
                     val_size=4, val_every=3),
     "quick": Config(steps=700, lrs=(1e-3,), controller_size=128, read_heads=4, write_heads=4, val_every=175),
     # the paper's controller (512 units) and heads (8 read, 8 write) with Adam instead of its RMSProp at 3e-5,
-    # whose rate needs far more updates than a CPU gives: 12,000 updates of 16 sequences, the rates 1e-4 and
-    # 3e-4 piloted for 1,500 updates each on validation cost, the better one's run going on. About 0.5-0.7 s
-    # per NTM update and 0.13 s per LSTM update on one core: 3 hours or more, taken up again where it stopped
-    # if it is killed (deepnet reproduce keeps the run's folder).
-    "full-cpu": Config(steps=12000, lrs=(1e-4, 3e-4), pilot_steps=1500, val_every=500),
+    # whose rate needs far more updates than a CPU gives: 8,000 updates of 16 sequences, the rates 1e-4 and 3e-4
+    # piloted for 1,000 updates each on validation cost, the better one's run going on. About 0.5-0.7 s per NTM
+    # update and 0.13 s per LSTM update on one core: about 2 hours, sized to one sitting (runs/ does not outlive
+    # a session; 12,000 updates, 3 hours or more, never finished in one). Not yet run
+    "full-cpu": Config(steps=8000, lrs=(1e-4, 3e-4), pilot_steps=1000, val_every=500),
     "full": Config(),
 }
 
