@@ -64,6 +64,10 @@ PROFILES = {
     # its kept run (results/quick, 1 thread, quiet cores): 81 s; hit rate 0.473 (chance 0.18); a development run
     # under a load of about 4 took 146 s
     "quick": Config(),
+    # captioning_attention's full-cpu model, seed 0 (its encoder and scenes come from the same cache): the
+    # figure of the model whose hit rate that experiment reports; about 30 minutes on one core. Not yet run
+    "full-cpu": Config(train_scenes=40000, val_scenes=2000, test_scenes=2000, pretrain_epochs=10, pretrain_images=0,
+                       channels=(64, 128, 128), hidden=384, embed=128, attn_size=128, epochs=5),
     "full": Config(train_scenes=100000, val_scenes=5000, test_scenes=5000, pretrain_epochs=30, pretrain_images=0,
                    channels=(64, 128, 256), hidden=512, embed=256, attn_size=256, epochs=30, beam=5),
 }
@@ -72,7 +76,7 @@ PROFILES = {
 def targets(profile, cfg):
     if profile == "smoke":
         return {}
-    return {"attention_hit_rate": {"op": ">=", "value": 0.9 if profile == "full" else 0.4}}  # chance about 0.18
+    return {"attention_hit_rate": {"op": ">=", "value": 0.9 if profile in ("full", "full-cpu") else 0.4}}  # chance about 0.18
 
 
 def run(cfg, out_dir, profile):
