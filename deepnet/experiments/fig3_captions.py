@@ -65,7 +65,12 @@ PROFILES = {
     # under a load of about 4 took 146 s
     "quick": Config(),
     # captioning_attention's full-cpu model, seed 0 (its encoder and scenes come from the same cache): the
-    # figure of the model whose hit rate that experiment reports; about 30 minutes on one core. Not yet run
+    # figure of the model whose hit rate that experiment reports. Its run (1 thread, pinned, the other core
+    # busy; the encoder cached): 1,189 s; hit rate 0.869 (chance 0.18), target 0.9 missed; BLEU-4 83.2, 44% of
+    # the captions exact. The figures show the attention moving from object to object word by word; most wrong
+    # object words look at the right cell and misname its photo (the encoder's CIFAR-10 accuracy is 0.71), and
+    # with two photos of one class the peak may sit on the other one ("a ship above a ship", both peaks on the
+    # lower ship), which the hit rate counts as a hit
     "full-cpu": Config(train_scenes=40000, val_scenes=2000, test_scenes=2000, pretrain_epochs=10, pretrain_images=0,
                        channels=(64, 128, 128), hidden=384, embed=128, attn_size=128, epochs=5),
     "full": Config(train_scenes=100000, val_scenes=5000, test_scenes=5000, pretrain_epochs=30, pretrain_images=0,
