@@ -90,7 +90,9 @@ PROFILES = {
                     hidden=32, embed=16, attn_size=16, channels=(8, 16, 16), epochs=1, seeds=1, beam=2),
     # its run (1 thread, load average 4-9 from other jobs on the 2 cores): 603 s; again at load 4 (a core to
     # itself, two more jobs on the other): 348 s, just over the 5 minutes, the same numbers: BLEU-4 64.3 with
-    # attention against 60.1 without, attention in the object's cell for 0.44 of the object words (chance 0.18)
+    # attention against 60.1 without, attention in the object's cell for 0.44 of the object words (chance 0.18).
+    # Kept run, on a fresh machine (the encoder pre-trained in it), 1 thread pinned to one core, one 1-thread
+    # job on the other: 277 s, the same numbers
     "quick": Config(),
     # full-cpu: sized to fit one 2.5-hour sitting on one core (runs/ does not outlive a session, so a profile
     # taken up across sessions never lands). Earlier attempts at 20 epochs (1 thread, load 3): the encoder's 10
