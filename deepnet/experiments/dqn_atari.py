@@ -74,7 +74,7 @@ PROFILES = {
     # 3 CartPole seeds, and Pong for what one sitting allows: 200k steps (800k frames). Measured in `deepnet
     # --threads 1 train dqn --env ALE/Pong-v5` (one core to itself, a 1-thread job on the other): about 26 agent
     # steps/s once the updates start (one every 4 steps), so the earlier 400k steps would take over 4 hours and
-    # 200k about 2.1; not yet run
+    # 200k about 2.1; with --threads 2 on otherwise quiet cores about 37 steps/s (200k in 1.5 hours). Not yet run
     "full-cpu": Config(cartpole_seeds=3, pong_steps=200_000, pong_buffer=100_000, pong_eval_every=25_000),
     # the paper's scale on a GPU: 10M steps (40M frames), a 1M-transition memory
     "full": Config(cartpole_seeds=3, pong_steps=10_000_000, pong_buffer=1_000_000, pong_learning_starts=80_000,
