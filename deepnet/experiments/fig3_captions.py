@@ -81,7 +81,8 @@ PROFILES = {
 def targets(profile, cfg):
     if profile == "smoke":
         return {}
-    return {"attention_hit_rate": {"op": ">=", "value": 0.9 if profile in ("full", "full-cpu") else 0.4}}  # chance about 0.18
+    # chance is about 0.18
+    return {"attention_hit_rate": {"op": ">=", "value": 0.9 if profile in ("full", "full-cpu") else 0.4}}
 
 
 def run(cfg, out_dir, profile):
