@@ -371,7 +371,11 @@ def cmd_train(argv, command):
     if not module.TRAINS_ON:
         raise ConfigError(f"system '{first.system}' is not trained with 'deepnet train'; use its experiments "
                           f"(deepnet experiments); trainable: {', '.join(systems.trainable())}")
-    train_config, train_recipe, trainer = systems.training(module)
+    pre = ArgumentParser(add_help=False)  # the data named decides the recipe (dqn: Atari's or CartPole's)
+    pre.add_argument("--data")
+    pre.add_argument("--env")
+    named, _ = pre.parse_known_args(rest)
+    train_config, train_recipe, trainer = systems.training(module, named.data or named.env)
     model_defaults = config_from_dict(module.Config, saved["model"]) if saved else None
     train_defaults = config_from_dict(train_config, saved["train"]) if saved else train_recipe
 

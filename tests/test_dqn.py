@@ -256,3 +256,20 @@ def test_bad_input_gives_one_line_errors(tmp_path, capsys):
     assert main(["play", "--run", str(tmp_path), "--record", "x.png"]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and ".gif" in err
+
+
+def test_train_takes_the_recipe_of_the_environment_named(tmp_path, capsys):
+    """`deepnet train dqn --env ALE/...` trains with the Nature DQN's recipe, CartPole with its own; flags still win."""
+    import json
+
+    run = tmp_path / "pong"
+    code = main(["--threads", "1", "train", "dqn", "--env", "ALE/Pong-v5", "--steps", "40", "--learning-starts", "20",
+                 "--eval-every", "40", "--eval-episodes", "1", "--max-frames", "200", "--buffer-size", "100",
+                 "--no-progress", "--out", str(run)])
+    assert code == 0, capsys.readouterr().err
+    train = json.loads((run / "config.json").read_text())["train"]
+    atari = dqn.TRAIN_CONFIG_FOR["ALE/Pong-v5"]
+    assert (train["batch_size"], train["lr"], train["train_every"], train["eps_end"]) == (32, 1e-4, 4, 0.01)
+    assert (train["target_every"], train["eval_epsilon"]) == (atari.target_every, atari.eval_epsilon)
+    assert (train["steps"], train["buffer_size"]) == (40, 100)  # the flags given
+    assert dqn.TRAIN_CONFIG.batch_size == 64 and "CartPole-v1" not in dqn.TRAIN_CONFIG_FOR

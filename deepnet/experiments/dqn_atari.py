@@ -22,6 +22,7 @@ a loaded machine the run took 93 s of CPU time.
 """
 
 import statistics
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,14 +102,13 @@ def cartpole_recipe(cfg, seed):
 
 
 def pong_recipe(cfg, seed):
-    """Mnih et al. 2015's settings (CleanRL's dqn_atari.py: Adam 1e-4, target copy every 1000 steps),
-    scaled to the steps given."""
-    return dqn.TrainConfig(env="ALE/Pong-v5", steps=cfg.pong_steps, buffer_size=cfg.pong_buffer, batch_size=32,
-                           lr=1e-4, learning_starts=min(cfg.pong_learning_starts, cfg.pong_steps // 2), train_every=4,
-                           target_every=1000, eps_end=0.01, eps_fraction=cfg.pong_eps_fraction,
-                           eval_every=cfg.pong_eval_every, eval_episodes=cfg.pong_eval_episodes, eval_epsilon=0.05,
-                           max_frames=cfg.pong_max_frames, checkpoint_every=10_000,
-                           double=cfg.double, seed=seed, progress=False)
+    """`deepnet train dqn --env ALE/Pong-v5`'s recipe (Mnih et al. 2015's agent with CleanRL dqn_atari.py's Adam
+    1e-4 and target copy every 1000 steps), scaled to the steps given."""
+    return dataclasses.replace(dqn.TRAIN_CONFIG_FOR["ALE/Pong-v5"], steps=cfg.pong_steps, buffer_size=cfg.pong_buffer,
+                               learning_starts=min(cfg.pong_learning_starts, cfg.pong_steps // 2),
+                               eps_fraction=cfg.pong_eps_fraction, eval_every=cfg.pong_eval_every,
+                               eval_episodes=cfg.pong_eval_episodes, max_frames=cfg.pong_max_frames,
+                               checkpoint_every=10_000, double=cfg.double, seed=seed, progress=False)
 
 
 def _best(run_dir):

@@ -328,13 +328,13 @@ def draw_paths(traced, n, path):
                     s = cfg.patch << k
                     ax.add_patch(Rectangle((cx - s // 2 - 0.5, cy - s // 2 - 0.5), s, s, fill=False, lw=0.8,
                                            ec=colours[t], alpha=1.0 if k == 0 else 0.5))
-                ax.text(cx, cy, str(t + 1), color="cyan", fontsize=7, ha="center", va="center")
+                ax.text(cx, cy, str(t + 1), color="cyan", fontsize=7, ha="center", va="center", clip_on=True)
             ax.plot(centre[:, 1].numpy(), centre[:, 0].numpy(), "-", color="cyan", lw=0.8)
             ax.set(xlim=(-0.5, W - 0.5), ylim=(H - 0.5, -0.5), xticks=[], yticks=[])
             ax.set_title(f"{short}: {int(y[i])} -> {int(pred[i])}", fontsize=8,
                          color="k" if int(pred[i]) == int(y[i]) else "r")
     fig.suptitle("RAM glimpse paths on test images\n(boxes: each glimpse's patches; 1 = first; title: true -> predicted)",
                  fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.5)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -12,6 +12,8 @@ Every system module defines these names (`get` checks them; a test checks every 
                     (the engine's core.train.TrainConfig, or the system's own), its values chosen on
                     validation so that `deepnet train SYSTEM --data NAME` learns without further flags
                     (a comment says how they were chosen); None when TRAINS_ON is ()
+                    (optional: TRAIN_CONFIG_FOR, {data name: recipe} for data that need their own,
+                    as Atari games need the Nature DQN's and CartPole a quicker one)
     fit             fit(model, data, cfg, run_dir, run_config, resume=False, augment=None, test=True)
                     -> result dict (history, best, test, steps, seconds, device, run_dir), its run
                     folder kept by core/run.py; or None for the engine's core.train.fit
@@ -91,11 +93,12 @@ def trainable():
     return [n for n in SYSTEMS if get(n).TRAINS_ON]
 
 
-def training(module):
-    """(training config dataclass, the system's default recipe, fit function: its own or the engine's)."""
+def training(module, data=None):
+    """(training config dataclass, the system's default recipe for `data`, fit function: its own or the engine's)."""
     from deepnet.core import train
 
-    return type(module.TRAIN_CONFIG), module.TRAIN_CONFIG, module.fit or train.fit
+    recipe = getattr(module, "TRAIN_CONFIG_FOR", {}).get(data, module.TRAIN_CONFIG)
+    return type(module.TRAIN_CONFIG), recipe, module.fit or train.fit
 
 
 def load_data(module, name, seed, cfg, like=None, train_cfg=None):

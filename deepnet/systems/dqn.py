@@ -644,6 +644,14 @@ def train(model_cfg, tc, run_dir, resume=False, log=None, device="cpu", record=N
 # return, 500, on seed 0's evaluation games at step 90k with the Huber loss and with MSE (experiments/dqn_atari.py).
 TRAIN_CONFIG = TrainConfig(steps=100_000, batch_size=64, lr=5e-4, learning_starts=1000, train_every=2,
                            eps_fraction=0.2, eval_every=5000)
+# `deepnet train dqn --env ALE/...`'s recipe: Mnih et al. 2015's agent (batches of 32, an update every 4 steps,
+# ε to 0.01 then evaluated at 0.05) with CleanRL dqn_atari.py's Adam at 1e-4 and a target copy every 1,000 steps;
+# a 100k memory and 500k steps (2M frames) instead of 1M and 12.5M, for a CPU (dqn_atari's Pong recipe)
+ATARI_TRAIN_CONFIG = TrainConfig(env="ALE/Pong-v5", steps=500_000, buffer_size=100_000, batch_size=32, lr=1e-4,
+                                 learning_starts=20_000, train_every=4, target_every=1000, eps_end=0.01,
+                                 eps_fraction=0.1, eval_every=25_000, eval_episodes=3, eval_epsilon=0.05)
+TRAIN_CONFIG_FOR = {name: dataclasses.replace(ATARI_TRAIN_CONFIG, env=name) for name in TRAINS_ON
+                    if name.startswith("ALE/")}
 
 
 def load_data(name, seed, tc=None):
