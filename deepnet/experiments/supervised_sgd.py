@@ -128,7 +128,10 @@ PROFILES = {
     # libsvm on all 60,000 digits at C = 10 took 214 s (105,442 SMO iterations; a throwaway probe), not the one
     # to two hours once feared, so every C is tried on all of them (svm_tune_n 0); an epoch of the 800-800 MLP
     # took 6.4 s (`deepnet --threads 1 train mlp --data mnist --hidden 800 800`), so its 5 runs of 60 epochs
-    # take about 35 minutes. Estimated about an hour in all; not yet run
+    # take about 35 minutes. Run (1 thread, pinned, a 1-thread job on the other core, 2,734 s; the MLP runs 370-380 s
+    # each): MLP test error 1.46% +- 0.05 over 3 seeds (rate 0.1; Simard's 800-unit MLP 1.6%; the 1.4% target
+    # missed by 0.06 points), the Gaussian SVM 1.67% (C = 10 on validation, gamma 1/(784 var), 11,045 support
+    # vectors), linear 7.4%; minibatch SGD 2.2% against full-batch descent's 16.6% at equal examples
     "full": Config(dataset="mnist", n_train=0, mlp_hidden=(800, 800), mlp_dropout=0.2, mlp_weight_decay=1e-4,
                    mlp_lrs=(0.01, 0.03, 0.1), mlp_epochs=60, linear_epochs=30, svm_Cs=(1.0, 10.0, 100.0),
                    svm_tune_n=0, curve_epochs=20, seeds=3),
