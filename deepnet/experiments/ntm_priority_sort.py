@@ -84,11 +84,12 @@ PROFILES = {
     # whose rate needs far more updates than a CPU gives: 8,000 updates of 16 sequences, the rates 1e-4 and 3e-4
     # piloted for 1,000 updates each on validation cost, the better one's run going on (12,000 updates, estimated
     # at 3 hours or more, never finished in one sitting). Run (1 thread, pinned, a 1-thread job on the other core,
-    # 2,557 s): 0.2 s per NTM update, 0.06 s per LSTM update; 3e-4 chosen for the NTM (validation 122.2 against
-    # 123.4 after the pilots), 1e-4 for the LSTM; test cost 93.9 bits against the LSTM's 122.6 (chance 128), a
-    # ratio of 0.77 (target 0.5 missed). The NTM's validation cost fell from 122 to 92 by 96,000 sequences and
-    # then stayed there (94.2 at 128,000); the LSTM's stayed at 123. Its write locations already rise with the
-    # priority (write_location_vs_priority.png), noisily: the start of the paper's mechanism
+    # 2,557 s; repeated with the ratio metric in 2,351 s, the same costs): 0.2 s per NTM update, 0.06 s per LSTM
+    # update; 3e-4 chosen for the NTM (validation 122.2 against 123.4 after the pilots), 1e-4 for the LSTM; test
+    # cost 93.9 bits against the LSTM's 122.6 (chance 128), a ratio of 0.77 (target 0.5 missed). The NTM's
+    # validation cost fell from 122 to 92 by 96,000 sequences and then stayed there (94.2 at 128,000); the LSTM's
+    # stayed at 123. Its write locations already rise with the priority (write_location_vs_priority.png),
+    # noisily: the start of the paper's mechanism. A sitting would hold about three times these updates
     "full-cpu": Config(steps=8000, lrs=(1e-4, 3e-4), pilot_steps=1000, val_every=500),
     "full": Config(),
 }
