@@ -21,8 +21,8 @@ maximum, 500, at step 90k (Huber: 350 at 5k, a dip to 125 at 20k, 500 at 90k and
 a loaded machine the run took 93 s of CPU time.
 """
 
-import statistics
 import dataclasses
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
