@@ -371,7 +371,7 @@ def cmd_train(argv, command):
     if not module.TRAINS_ON:
         raise ConfigError(f"system '{first.system}' is not trained with 'deepnet train'; use its experiments "
                           f"(deepnet experiments); trainable: {', '.join(systems.trainable())}")
-    pre = ArgumentParser(add_help=False)  # the data named decides the recipe (dqn: Atari's or CartPole's)
+    pre = ArgumentParser(add_help=False, allow_abbrev=False)  # the data named picks the recipe (dqn: Atari or CartPole)
     pre.add_argument("--data")
     pre.add_argument("--env")
     named, _ = pre.parse_known_args(rest)
