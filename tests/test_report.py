@@ -358,6 +358,13 @@ def test_a_run_whose_config_equals_its_profile_names_the_plain_command_that_repr
     assert "Reproduce:" not in experiment_page("convnet_digits", "c", [r], None)  # no profile known: no claim
 
 
+def test_a_run_taken_up_after_a_stop_says_its_time_sums_the_attempts():
+    r = make_result()
+    assert "attempts" not in experiment_page("convnet_digits", "c", [r], None)
+    r["attempts"] = 2
+    assert "(the sum of 2 attempts: taken up after a stop)" in experiment_page("convnet_digits", "c", [r], None)
+
+
 def test_a_single_seed_shows_no_plus_minus_and_says_1_seed(tmp_path):
     one = make_result(seeds=[0])
     one["metrics"]["test_accuracy_std"] = 0.0  # what an experiment writes for one seed

@@ -125,7 +125,8 @@ def experiment_page(name, claim, results, profiles=None, paper=None):
             out += [f"**Note:** this run's settings differ from the {r['profile']} profile's in: "
                     f"{', '.join(drift)} (see its config in result.json).", ""]
         env = r["env"]
-        out += [f"{format_duration(r['seconds'])} on {hardware(env)}, torch {env.get('torch')}, "
+        parts = f" (the sum of {r['attempts']} attempts: taken up after a stop)" if r.get("attempts", 1) > 1 else ""
+        out += [f"{format_duration(r['seconds'])}{parts} on {hardware(env)}, torch {env.get('torch')}, "
                 f"{env.get('torch_threads', '?')} thread(s), seeds {format_seeds(r['seeds'])}, "
                 f"git {str(env.get('git_commit') or 'unknown')[:10]}.", ""]
         out += ["| metric | ours | paper | source | target | met |", "|---|---|---|---|---|---|"]
