@@ -951,7 +951,7 @@ def cmd_report(argv, command):
             for name, exp in exps.items():  # everything else each claim has: its page, linked from its row
                 mine = [r for r in results if r["experiment"] == name]
                 profiles = {p: dataclasses.asdict(c) for p, c in exp.PROFILES.items()}
-                page = experiment_page(name, exp.HEADLINE[0], mine, profiles, exp.PAPER)
+                page = experiment_page(name, exp.HEADLINE[0], mine, profiles, exp.PAPER, getattr(exp, "MISSES", ""))
                 (root / f"{name}.md").write_text(page, encoding="utf-8")
             print(f"{root}/<experiment>.md: {len(exps)} pages written")
         else:

@@ -365,6 +365,17 @@ def test_a_run_taken_up_after_a_stop_says_its_time_sums_the_attempts():
     assert "(the sum of 2 attempts: taken up after a stop)" in experiment_page("convnet_digits", "c", [r], None)
 
 
+def test_an_experiments_misses_are_shown_once_before_its_runs():
+    quick, full = make_result(), make_result(profile="full")
+    page = experiment_page("convnet_digits", "c", [quick, full], None, None, """
+        Tried: more epochs.
+        Believed missing: elastic distortions.""")
+    assert page.count("## Where it falls short") == 1
+    assert page.index("Believed missing: elastic distortions.") < page.index("## quick profile")
+    assert "\nTried: more epochs.\n" in page  # the module's indentation is taken off
+    assert "falls short" not in experiment_page("convnet_digits", "c", [quick], None, None, "  ")
+
+
 def test_a_single_seed_shows_no_plus_minus_and_says_1_seed(tmp_path):
     one = make_result(seeds=[0])
     one["metrics"]["test_accuracy_std"] = 0.0  # what an experiment writes for one seed

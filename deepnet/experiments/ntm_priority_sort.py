@@ -42,6 +42,22 @@ PAPER = {}
 ADDED_SETTINGS = {"pilot_steps": 0}
 
 
+# Where the runs fall short of the paper or a target: what was tried, what is believed missing (shown on
+# results/ntm_priority_sort.md)
+MISSES = """\
+The full-cpu run (2026-12-06) has the paper's controller (512 units), 8 read and 8 write heads, and a 128 x 20
+memory. It gave 8,000 Adam updates of 16 sequences to each net, the rate chosen on validation.
+- The NTM's test cost is 93.9 bits per sequence; the LSTM's is 122.6 (chance 128). The ratio is 0.77 against
+  the target 0.5.
+- The NTM's validation cost fell from 122 to 92 by 96,000 sequences, then stayed flat.
+- Its write locations rise with priority, roughly linearly but noisily (the paper's Figure 17, not yet clean).
+
+Believed missing: updates and a decaying rate. The paper trains at 3e-5 (RMSProp) for about a million
+sequences; this run saw 128,000 at 3e-4. An update takes 0.2 s here, so a sitting could hold about three
+times as many.
+"""
+
+
 @dataclass
 class Config:
     """ntm_priority_sort: NTM vs LSTM, 20 prioritised vectors in, the 16 highest sorted out."""

@@ -17,6 +17,7 @@ How each value reads (format_number, hardware, ...) is in formatting.py, shared 
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from deepnet.errors import ConfigError
@@ -102,17 +103,21 @@ def claims_table(results, headlines, pages="results", papers=None):
     return "\n".join(lines)
 
 
-def experiment_page(name, claim, results, profiles=None, paper=None):
+def experiment_page(name, claim, results, profiles=None, paper=None, misses=""):
     """Markdown page of one experiment: every profile's metrics, the paper's numbers with their full
     sources, targets, figures, command, hardware and wall time. `results`: that experiment's results
     (from results/<profile>/<name>/); figure links are relative to the results folder. `paper`: the
-    experiment's PAPER as it now stands (corrected citations win over those a result recorded)."""
+    experiment's PAPER as it now stands (corrected citations win over those a result recorded).
+    `misses`: the experiment's MISSES, where its runs fall short of the paper or a target: what was
+    tried and what is believed missing (markdown), shown before the runs."""
     out = [f"# {name}", "", f"**{claim}**", ""]
     if not results:
         out += [f"_Not run yet: `deepnet reproduce {name} --quick --keep`._", ""]
     for r in results:
         validate_result(r)
         out += [f"> {r['claim']}", "", f"Review section: {r['section']}.", ""] if r is results[0] else []
+        if r is results[0] and misses.strip():
+            out += ["## Where it falls short", "", textwrap.dedent(misses).strip(), ""]
         out += [f"## {r['profile']} profile", ""]
         plain = reproduce_command(r, (profiles or {}).get(r["profile"]))
         if plain and plain != r["command"]:
