@@ -66,3 +66,18 @@ def test_paper_sources_say_where_the_number_is(name):
 ])
 def test_the_rule_itself(source, ok):
     assert bool(WHERE.search(source)) is ok
+
+
+def test_every_claim_the_kept_results_miss_says_what_was_tried_and_what_is_missing():
+    """The README promises that a missed claim's page opens with the experiment's MISSES."""
+    from pathlib import Path
+
+    from deepnet.report import load_results
+    from deepnet.report.formatting import claim_rows
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    modules = {name: import_module(f"deepnet.experiments.{name}") for name in MODULES}
+    rows = claim_rows(load_results(root), {n: m.HEADLINE for n, m in modules.items()})
+    missed = [row["experiment"] for row in rows if row["met"] is False]
+    silent = [name for name in missed if not getattr(modules[name], "MISSES", "").strip()]
+    assert not silent, f"missed claims with no MISSES text: {silent}"
