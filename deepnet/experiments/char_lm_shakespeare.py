@@ -100,7 +100,7 @@ PROFILES = {
     # direction (more dropout helped; one 512 layer overfitted by 1,400 steps) carried to a deeper net and a
     # longer run, and its validation curve shows where it stops. 30 timed steps (`--full-cpu --max-steps 30`)
     # ran at 2,430 characters/s (1 thread, load 3), so about 2.3 hours at that load, less on a quiet core. Its run
-    # (1 thread pinned, CI's tests on the other core for part of it): 3,360 s at about 5,900 characters/s;
+    # (1 thread pinned, CI's tests on the other core for part of it): 3,360 s at 6,010 characters/s;
     # validation 1.417 nats per character at the end (nanoGPT's transformer 1.470; the target 1.40 missed), still
     # falling by about 0.001 an epoch over the last five (1.422 after 15), flat in the last; training loss 1.23
     "full-cpu": Config(embed=128, hidden=512, layers=2, dropout=0.3, bptt=128, batch_size=64, lr=2e-3,

@@ -83,7 +83,7 @@ PROFILES = {
                     images=40),
     "quick": Config(),
     # the model of translation_multi30k's earlier full-cpu profile (5 epochs, dropout 0.2; that profile now trains
-    # 25 epochs with dropout 0.3, whose run `--model-run` refuses here as another model); `--model-run
+    # 15 epochs with dropout 0.3, whose run `--model-run` refuses here as another model); `--model-run
     # runs/full-cpu/translation_multi30k/no_attention/` reused that run's model instead of training it again (its
     # kept run did: 23-31 s, against about 25 minutes more to train the model here): same-image recall@5 0.202 against bag-of-words 0.527 (missed)
     "full-cpu": Config(dropout=0.2, epochs=5, lr=3e-3),
