@@ -55,6 +55,7 @@ EXPERIMENTS = {
     "autoencoder_mnist": "deepnet.experiments.autoencoder_mnist",
     "babi_memn2n": "deepnet.experiments.babi_memn2n",
     "babi_hops": "deepnet.experiments.babi_hops",
+    "babi_ablation": "deepnet.experiments.babi_ablation",
     "ntm_copy": "deepnet.experiments.ntm_copy",
     "dqn_atari": "deepnet.experiments.dqn_atari",
     "dqn_memory": "deepnet.experiments.dqn_memory",

@@ -122,3 +122,19 @@ def test_load_like_rebuilds_a_runs_data_with_its_vocabulary(data_dir):
     d = babi.load(tasks=(1,), seed=0)
     again = babi.load_like({**d.info(), "seed": 0})
     assert again.classes == d.classes and torch.equal(again.test.x, d.test.x)
+
+
+def test_supporting_sentences_are_marked_in_the_memory_slots_they_occupy(data_dir):
+    data = babi.load(tasks=(2,), seed=0)
+    examples = babi.parse(data_dir / babi.task_file(2, "test"), task=2)
+    mask = data.supporting["test"]  # (N, M)
+    assert mask.shape == (len(data.test), data.memory_size)
+    vocab = data.classes
+    for i in (0, 1, 57):
+        ex = examples[i]
+        rows = data.test.x[i, 1:]  # (M, J): the most recent sentence first
+        marked = [" ".join(vocab[w] for w in rows[s].tolist() if w) for s in mask[i].nonzero().flatten().tolist()]
+        assert sorted(marked) == sorted(" ".join(ex.story[s]) for s in ex.supporting)
+    assert (mask.sum(1) == 2).float().mean() > 0.99  # task 2: two supporting facts, nearly always in memory
+    small = babi.support_slots(examples[:1], memory_size=1)  # a supporting sentence past the memory has no slot
+    assert small.sum() == (len(examples[0].story) - 1 in examples[0].supporting)

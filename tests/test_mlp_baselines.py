@@ -131,3 +131,19 @@ def test_svm_run_folder_through_the_cli(data, tmp_path, capsys):
 def test_untrained_svm_is_a_clear_error():
     with pytest.raises(CheckpointError, match="no support vectors"):
         kernel_svm.KernelSVM(4, 3)(torch.zeros(2, 4))
+
+
+def test_input_dropout_drops_pixels_in_training_only_and_keeps_the_state_keys():
+    cfg = {"model": {"hidden": [16], "activation": "relu", "dropout": 0.5, "input_dropout": 0.2},
+           "data": {"input_shape": [1, 8, 8], "num_classes": 10}}
+    model = mlp.build(cfg)
+    plain = mlp.MLP(64, 10, (16,), "relu", 0.5)
+    assert list(model.state_dict()) == list(plain.state_dict())  # run folders load either way
+    x = torch.ones(4000, 64)
+    torch.manual_seed(0)
+    model.train()
+    assert (model.drop_input(x) == 0).float().mean().item() == pytest.approx(0.2, abs=0.01)
+    model.eval()
+    assert torch.equal(model.drop_input(x), x)
+    model.load_state_dict(plain.state_dict())
+    assert torch.equal(model(x[:5])[0], plain.eval()(x[:5])[0])  # at evaluation, the same net

@@ -27,10 +27,14 @@ class MLP(nn.Module):
 
     The layers are `net`, an nn.Sequential: Linear, activation[, Dropout] per hidden layer, then
     the output Linear (state_dict keys net.0.weight, net.0.bias, ...; run folders depend on them).
+    `input_dropout` drops input pixels in training (Hinton et al. 2012 drop 20% of them); it sits
+    outside `net`, so it has no state and leaves those keys as they are.
     """
 
-    def __init__(self, in_features, num_classes, hidden=(128,), activation="relu", dropout=0.0, init="default"):
+    def __init__(self, in_features, num_classes, hidden=(128,), activation="relu", dropout=0.0, init="default",
+                 input_dropout=0.0):
         super().__init__()
+        self.drop_input = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
         layers, width = [], in_features
         for h in hidden:
             layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]  # y_l = f(W_l y_{l-1} + b_l)
@@ -55,7 +59,7 @@ class MLP(nn.Module):
         return x.flatten(1)  # (B, C, H, W) -> (B, C*H*W); float64 inputs stay float64
 
     def forward(self, x, y=None):
-        z = self.net(self._inputs(x))  # (B, num_classes)
+        z = self.net(self.drop_input(self._inputs(x)))  # (B, num_classes)
         loss = F.cross_entropy(z, y) if y is not None else None  # E = -log softmax(z)[y], batch mean
         return z, loss
 

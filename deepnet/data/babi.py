@@ -238,6 +238,8 @@ class BabiSplits(Splits):
     memory_size: int = 50
     sentence_size: int = 0
     truncated: dict = field(default_factory=dict)  # part -> examples whose story was cut to the memory size
+    # part -> (N, memory_size) bool: the memory slots (rows 1.. of x, most recent first) holding a supporting fact
+    supporting: dict = field(default_factory=dict)
 
     def info(self):
         return {**super().info(), "tasks": sorted({int(t) for t in self.tasks["train"].unique()}),
@@ -306,6 +308,18 @@ def hold_out_stories(examples, fraction, generator):
     return kept, out
 
 
+def support_slots(examples, memory_size):
+    """(N, memory_size) bool: True at the slots of each question's supporting sentences (slot 0 = the most recent
+    sentence, as `pack` lays stories out); a supporting sentence older than the memory holds has no slot."""
+    mask = torch.zeros(len(examples), memory_size, dtype=torch.bool)
+    for i, ex in enumerate(examples):
+        for s in ex.supporting:
+            slot = len(ex.story) - 1 - s  # sentences after it, so its row in the most-recent-first memory
+            if slot < memory_size:
+                mask[i, slot] = True
+    return mask
+
+
 def pack_parts(parts, name, notes, memory_size=50, vocab=None, sentence_size=None, licence=LICENCE):
     """BabiSplits from {train, val, test} lists of Examples (see load for vocab, sentence_size, memory_size)."""
     if vocab is None:
@@ -321,11 +335,13 @@ def pack_parts(parts, name, notes, memory_size=50, vocab=None, sentence_size=Non
         x, y, cut = pack(exs, word_to_id, memory_size, sentence_size)
         data[part], truncated[part] = ArrayDataset(x, y), cut
         task_of[part] = torch.tensor([ex.task for ex in exs], dtype=torch.int64)
+    supporting = {part: support_slots(exs, memory_size) for part, exs in parts.items()}
     return BabiSplits(
         name=name, train=data["train"], val=data["val"], test=data["test"], classes=vocab,
         input_shape=(1 + memory_size, sentence_size), licence=licence,
         notes=f"{notes}; memory {memory_size} most recent sentences",
         tasks=task_of, memory_size=memory_size, sentence_size=sentence_size, truncated=truncated,
+        supporting=supporting,
     )
 
 

@@ -23,16 +23,18 @@ UNIT_FORMAT = 2
 
 
 def unit_spec(size, tasks, seed, *, d, hops, noise, linear_start, epochs, anneal, lr, batch_size, memory_size,
-              device="cpu", empty_slots="masked"):
+              device="cpu", empty_slots="masked", **model):
     """Everything that decides a unit's outcome, as a plain dict (also its cache key).
 
+    model: other memory_network.Config settings (e.g. temporal_encoding=False); their defaults leave the key
+    as it was.
     lr: the paper's rate for the batch-summed cost; the engine averages over the batch, so it
     trains with lr × batch_size and clips at 40 / batch_size (see memory_network.paper_train_config).
     """
     return {
         "size": size, "tasks": list(tasks), "seed": seed, "data_seed": 0, "memory_size": memory_size,
         "model": {**dataclasses.asdict(mn.Config()), "d": d, "hops": hops, "noise": noise,
-                  "linear_start": linear_start, "empty_slots": empty_slots},
+                  "linear_start": linear_start, "empty_slots": empty_slots, **model},
         "train": {"epochs": epochs, "step_epochs": anneal, "lr": lr * batch_size, "batch_size": batch_size,
                   "clip_grad": 40 / batch_size, "seed": seed, "device": device},
     }

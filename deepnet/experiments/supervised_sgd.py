@@ -73,8 +73,8 @@ PAPER = {
 }
 
 
-# results recorded before svm_tune_n chose C on every training example
-ADDED_SETTINGS = {"svm_tune_n": 0}
+# settings added after some results were recorded, with the value those runs behaved as
+ADDED_SETTINGS = {"svm_tune_n": 0, "mlp_input_dropout": 0.0}
 
 
 # Where the runs fall short of the paper or a target: what was tried, what is believed missing (shown on
@@ -105,6 +105,7 @@ class Config:
     # hidden layers of the MLP (Simard et al. 2003: one of 800 units); range [1, 8192], 1 to 8 values
     mlp_hidden: tuple[int, ...] = (800,)
     mlp_dropout: float = 0.0  # dropout after each hidden layer; range [0, 1)
+    mlp_input_dropout: float = 0.0  # dropout of the input pixels; range [0, 1)
     mlp_weight_decay: float = 0.0  # L2 penalty of the MLP; range [0, 10]
     mlp_lrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)  # rates tried for the MLP; range (0, 100], 1 to 32 values
     mlp_epochs: int = 15  # epochs of the MLP (cosine schedule); range [1, 10000]
@@ -145,8 +146,10 @@ PROFILES = {
     # each): MLP test error 1.46% +- 0.05 over 3 seeds (rate 0.1; Simard's 800-unit MLP 1.6%; the 1.4% target
     # missed by 0.06 points), the Gaussian SVM 1.67% (C = 10 on validation, gamma 1/(784 var), 11,045 support
     # vectors), linear 7.4%; minibatch SGD 2.2% against full-batch descent's 16.6% at equal examples
-    "full": Config(dataset="mnist", n_train=0, mlp_hidden=(800, 800), mlp_dropout=0.2, mlp_weight_decay=1e-4,
-                   mlp_lrs=(0.01, 0.03, 0.1), mlp_epochs=60, linear_epochs=30, svm_Cs=(1.0, 10.0, 100.0),
+    # Next try (2026-12-07), for the missed 1.4%: the dropout of Hinton et al. 2012 (20% of the input pixels, half
+    # the hidden units) and 100 epochs, the rate chosen on validation among 0.03, 0.1 and 0.3.
+    "full": Config(dataset="mnist", n_train=0, mlp_hidden=(800, 800), mlp_dropout=0.5, mlp_input_dropout=0.2,
+                   mlp_weight_decay=1e-4, mlp_lrs=(0.03, 0.1, 0.3), mlp_epochs=100, linear_epochs=30, svm_Cs=(1.0, 10.0, 100.0),
                    svm_tune_n=0, curve_epochs=20, seeds=3),
 }
 
@@ -210,9 +213,11 @@ def tune_and_train(kind, cfg, data, out_dir, scratch):
         model_cfg = {"system": "linear", "model": {"loss": "softmax"}}
     else:
         lrs, epochs, wd = cfg.mlp_lrs, cfg.mlp_epochs, cfg.mlp_weight_decay
-        make = lambda: mlp.MLP(D, K, cfg.mlp_hidden, "relu", cfg.mlp_dropout, init="he")  # noqa: E731
+        make = lambda: mlp.MLP(D, K, cfg.mlp_hidden, "relu", cfg.mlp_dropout, init="he",  # noqa: E731
+                               input_dropout=cfg.mlp_input_dropout)
         model_cfg = {"system": "mlp", "model": {"hidden": list(cfg.mlp_hidden), "activation": "relu",
-                                                "dropout": cfg.mlp_dropout, "init": "he"}}
+                                                "dropout": cfg.mlp_dropout, "input_dropout": cfg.mlp_input_dropout,
+                                                "init": "he"}}
     run_config = {**model_cfg, "data": {**data.info(), "seed": 0}}
 
     def train(lr, seed):

@@ -42,6 +42,7 @@ class Config:
     hidden: tuple[int, ...] = (128,)  # units of each hidden layer (none: a linear classifier); range [1, 65536], 0 to 16 values
     activation: Literal["relu", "tanh", "logistic"] = "relu"  # the non-linearity f
     dropout: float = 0.0  # dropout probability after each hidden layer; range [0, 1)
+    input_dropout: float = 0.0  # dropout probability of the input pixels; range [0, 1)
     init: Literal["default", "he", "glorot"] = "default"  # weight initialisation (biases start at 0 unless default)
 
 
@@ -49,4 +50,5 @@ def build(run_config):
     """The model a run folder describes (config.json: model section + data input_shape/num_classes)."""
     cfg = config_from_dict(Config, run_config["model"], "model config")
     data = run_config["data"]
-    return MLP(math.prod(data["input_shape"]), data["num_classes"], cfg.hidden, cfg.activation, cfg.dropout, cfg.init)
+    return MLP(math.prod(data["input_shape"]), data["num_classes"], cfg.hidden, cfg.activation, cfg.dropout, cfg.init,
+               cfg.input_dropout)
