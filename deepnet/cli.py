@@ -278,7 +278,7 @@ def _what_next():
 
 
 def cmd_experiments(argv, command):
-    from deepnet.report.formatting import format_duration
+    from deepnet.report.formatting import format_run_time
 
     ArgumentParser(prog="deepnet experiments", description="List the experiments, with the wall time of each "
                    "profile's last kept run (results/<profile>/<name>/result.json).").parse_args(argv)
@@ -289,7 +289,7 @@ def cmd_experiments(argv, command):
             kept = Path("results") / profile / name / "result.json"
             try:
                 r = json.loads(kept.read_text(encoding="utf-8"))
-                times.append(f"{profile} {format_duration(r['seconds'])} ({r['env'].get('torch_threads', '?')} thr.)")
+                times.append(f"{profile} {format_run_time(r)} ({r['env'].get('torch_threads', '?')} thr.)")
             except (OSError, ValueError, KeyError, TypeError):
                 times.append(f"{profile} not run")
         print(f"{name:28s} {exp.SECTION}\n{'':28s} {exp.CLAIM}\n{'':28s} last runs: {'; '.join(times)}")

@@ -67,3 +67,10 @@ def test_attention_on_support_counts_hops_that_find_the_supporting_sentences():
     out = exp.attention_on_support(model, _Data(x, torch.tensor([4, 0]), support))
     assert out["support_found"] == 0.5 and out["support_found_right"] == 0.0
     assert exp._merge_by_length([{3: (0, 1), 12: (1, 1)}, {4: (1, 2)}]) == [[1, 1 / 3, 3], [11, 1.0, 1]]
+
+
+def test_full_targets_ask_every_removed_part_to_cost_error():
+    cfg = exp.PROFILES["full"]
+    t = exp.targets("full", cfg)
+    assert {k for k in t if k.startswith("error_added_")} == {f"error_added_{v}" for v in exp.VARIANTS if v != "base"}
+    assert t["support_top1"] == {"op": ">", "metric": "support_top1_chance"}

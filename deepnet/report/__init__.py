@@ -23,7 +23,7 @@ from pathlib import Path
 from deepnet.errors import ConfigError
 
 from deepnet.core.results import PROFILES, SCHEMA_VERSION, ResultError, check_targets, validate_result  # noqa: F401 (re-exported)
-from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
+from deepnet.report.formatting import (claim_rows, format_met, format_number, format_ours, format_run_time,
                                        format_seeds, format_target, hardware, short_source, config_drift,
                                        reproduce_command)
 from deepnet.report.html import render_page
@@ -131,7 +131,7 @@ def experiment_page(name, claim, results, profiles=None, paper=None, misses=""):
                     f"{', '.join(drift)} (see its config in result.json).", ""]
         env = r["env"]
         parts = f" (the sum of {r['attempts']} attempts: taken up after a stop)" if r.get("attempts", 1) > 1 else ""
-        out += [f"{format_duration(r['seconds'])}{parts} on {hardware(env)}, torch {env.get('torch')}, "
+        out += [f"{format_run_time(r)}{parts} on {hardware(env)}, torch {env.get('torch')}, "
                 f"{env.get('torch_threads', '?')} thread(s), seeds {format_seeds(r['seeds'])}, "
                 f"git {str(env.get('git_commit') or 'unknown')[:10]}.", ""]
         out += ["| metric | ours | paper | source | target | met |", "|---|---|---|---|---|---|"]

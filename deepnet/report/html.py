@@ -9,7 +9,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from deepnet.report.formatting import (claim_rows, format_duration, format_met, format_number, format_ours,
+from deepnet.report.formatting import (claim_rows, format_met, format_number, format_ours, format_run_time,
                                        format_seeds, format_target, hardware, short_source, config_drift,
                                        reproduce_command)
 
@@ -170,7 +170,7 @@ def _result_section(r, profile_config=None):
         ("command", f"<code>{escape(r['command'])}</code>"),
         *([("reproduce with", f"<code>{escape(plain)}</code>")] if plain and plain != r["command"] else []),
         ("seeds", escape(format_seeds(r["seeds"]))),
-        ("wall time", escape(format_duration(r["seconds"]) + (f" ({r['seconds']:.0f} s)" if r["seconds"] >= 60 else ""))),
+        ("wall time", escape(format_run_time(r) + (f" ({r['seconds']:.0f} s)" if r["seconds"] >= 60 else ""))),
         ("device", escape(str(env.get("device")))),
         ("cpu", escape(hardware({**env, "device": "cpu"}))),
         ("gpu", escape(str(env.get("gpu") or "none"))),
