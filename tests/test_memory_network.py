@@ -323,3 +323,20 @@ def test_empty_slots_as_attention_sinks_take_their_share_of_the_softmax():
     _, loss = sink(x, torch.tensor([2, 3, 4, 5]))
     loss.backward()
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in sink.parameters() if p.grad is not None)
+
+
+def test_sinks_can_fill_up_to_the_released_codes_memory_size_whatever_the_stories_length():
+    x = _batch()
+    sink = _model(empty_slots="sink").eval()
+    wide = _model(empty_slots="sink", sink_slots=50).eval()
+    wide.load_state_dict(sink.state_dict())
+    _, a = sink.attend(x)
+    _, a_wide = wide.attend(x)
+    # example 1 (3 sentences): 3 sinks in the data's 6-slot memory, 47 up to 50 slots
+    story = x[1:2, 1:4]  # (1, 3, J)
+    u = wide._bags(x[1:2, 0], upto=0)[:, 0]  # (1, d)
+    m = wide._bags(story)[:, :, 0] + wide.T[0][torch.arange(3)]  # (1, 3, d)
+    e = torch.einsum("bsd,bd->bs", m, u).exp()[0]  # (3,)
+    assert torch.allclose(a_wide[1, 0, :3], e / (e.sum() + 47), atol=1e-6)
+    assert torch.allclose(a[1, 0, :3], e / (e.sum() + 3), atol=1e-6)
+    assert a_wide[0, 0].sum() < a[0, 0].sum()  # a full story now meets 44 sinks too

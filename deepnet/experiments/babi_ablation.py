@@ -42,6 +42,8 @@ from deepnet.errors import ConfigError
 from deepnet.experiments import _babi_units as units
 
 NAME = "babi_ablation"
+# settings added after some results were recorded, with the value those runs behaved as
+ADDED_SETTINGS = {"sink_slots": 0}
 CLAIM = ("A memory network answers a question by attending, hop after hop, to the facts of the story that "
          "support the answer; each of its parts (position and temporal encoding, linear start, random noise, "
          "several hops) carries part of the result.")
@@ -79,6 +81,7 @@ class Config:
     linear_start: int = 20  # LS epochs of every variant but no_ls (the released code: 20); range [1, 1000]
     noise: float = 0.1  # RN fraction of every variant but no_rn; range (0, 1]
     empty_slots: Literal["masked", "sink"] = "sink"  # as babi_memn2n's (systems/memory_network.py)
+    sink_slots: int = 50  # sentences + sinks, as babi_memn2n's (0: up to the longest story); range [0, 1000]
     memory_size: int = 50  # sentences kept; range [1, 1000]
     d: int = 20  # embedding size (the paper's for single tasks); range [1, 1024]
     lr: float = 0.01  # the paper's rate for the summed cost (the engine's mean loss gets lr x batch); range (0, 1]
@@ -126,7 +129,7 @@ def unit_spec(cfg, variant, task, seed):
     settings = {"d": cfg.d, "hops": change.pop("hops", cfg.hops), "noise": change.pop("noise", cfg.noise),
                 "linear_start": change.pop("linear_start", cfg.linear_start), "epochs": cfg.epochs,
                 "anneal": cfg.anneal, "lr": cfg.lr, "batch_size": cfg.batch_size, "memory_size": cfg.memory_size,
-                "device": cfg.device, "empty_slots": cfg.empty_slots}
+                "device": cfg.device, "empty_slots": cfg.empty_slots, "sink_slots": cfg.sink_slots}
     return units.unit_spec("1k", (task,), seed, **settings, **change)  # change: model settings left (TE, PE)
 
 

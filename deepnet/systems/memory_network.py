@@ -81,6 +81,10 @@ class Config:
     # say how well the question matches any sentence at all (1k task 10, seed 0, validation error 0.38 masked,
     # 0.12 sink)
     empty_slots: Literal["masked", "sink"] = "masked"
+    # with sinks: the slots a story's sentences and the sinks fill together (0: the data's memory size, which is the
+    # longest story when that is under memory_size; the released code: its 50 slots, however short the stories,
+    # so a task of two-sentence stories has 48 sinks there); range [0, 100000]
+    sink_slots: int = 0
     init_std: float = 0.1  # weights start from N(0, init_std^2), as in the paper; range (0, 10]
     # LS: epochs without the attention softmax first (0: off); the released code: 20; range [0, 100000]
     linear_start: int = 20
@@ -115,6 +119,7 @@ class MemN2N(nn.Module):
         d, hops = cfg.d, cfg.hops
         self.pe_formula, self.pe_length, self.noise_mode = cfg.pe_formula, cfg.pe_length, cfg.noise_mode
         self.empty_slots = cfg.empty_slots
+        self.sink_slots = cfg.sink_slots or memory_size  # sentences + sinks
         self.V, self.M, self.J, self.d, self.K = vocab_size, memory_size, sentence_size, d, hops
         self.pe, self.te, self.noise = cfg.position_encoding, cfg.temporal_encoding, cfg.noise
         self.linear_start = False  # LS: attention without softmax (set by `fit` during its first phase)
@@ -220,7 +225,7 @@ class MemN2N(nn.Module):
             if self.linear_start:
                 p = logits * mask  # LS: no softmax, empty slots still read nothing
             elif self.empty_slots == "sink":  # p_i = exp(u^T m_i) / (Σ_j exp(u^T m_j) + e), e empty slots
-                empty = (self.M - mask.sum(1)).clamp(min=0).float()  # (B,) e: the memory's slots no sentence took
+                empty = (self.sink_slots - mask.sum(1)).clamp(min=0).float()  # (B,) e: the slots no sentence took
                 logits = logits.masked_fill(~mask, float("-inf"))
                 log_z = torch.logaddexp(torch.logsumexp(logits, -1), empty.log())  # (B,); log 0 = -inf: no sink
                 p = torch.nan_to_num((logits - log_z[:, None]).exp())  # (B, S): sums to 1 minus the sinks' share
