@@ -369,10 +369,11 @@ def test_a_run_that_reused_cached_units_also_gives_their_training_time():
     r = make_result()
     r["seconds"] = 3.3
     r["metrics"].update(unit_seconds_sum=1740.0, units_reused_from_cache=0)
-    assert "training reused units" not in experiment_page("convnet_digits", "c", [r], None)
+    assert "units' training" not in experiment_page("convnet_digits", "c", [r], None)
     r["metrics"]["units_reused_from_cache"] = 144
-    assert "3.3 s + 29.0 min training reused units on" in experiment_page("convnet_digits", "c", [r], None)
-    assert "quick 3.3 s + 29.0 min training reused units" in claims_table([r], HEADS)
+    assert "3.3 s (its units' training: 29.0 min, 144 of them reused) on" in experiment_page("convnet_digits", "c",
+                                                                                             [r], None)
+    assert "quick 3.3 s (its units' training: 29.0 min, 144 of them reused)" in claims_table([r], HEADS)
 
 
 def test_an_experiments_misses_are_shown_once_before_its_runs():

@@ -65,12 +65,14 @@ def format_duration(seconds):
 
 
 def format_run_time(r):
-    """A result's wall time; where it reused trained units from a cache (the bAbI experiments), also their
-    training time (metrics unit_seconds_sum and units_reused_from_cache), which the run's own time leaves out."""
+    """A result's wall time; where it reused trained units from a cache (the bAbI experiments), also the training
+    time of all its units (metrics unit_seconds_sum, units_reused_from_cache), which the run's own time leaves out
+    for the reused ones."""
     text = format_duration(r["seconds"])
     m = r.get("metrics", {})
     if m.get("units_reused_from_cache") and "unit_seconds_sum" in m:
-        text += f" + {format_duration(m['unit_seconds_sum'])} training reused units"
+        text += (f" (its units' training: {format_duration(m['unit_seconds_sum'])}, "
+                 f"{m['units_reused_from_cache']:g} of them reused)")
     return text
 
 
