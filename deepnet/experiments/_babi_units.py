@@ -64,15 +64,20 @@ def train_unit(spec, run_dir):
     model.load_state_dict(state["model"])
     model.eval()
     train_eval = evaluate(model, data.train, torch.device("cpu"), 1024)
-    with torch.no_grad():  # the test set, once, for this final model
-        pred = torch.cat([model(data.test.x[i:i + 1024])[0].argmax(1) for i in range(0, len(data.test), 1024)])
-    wrong = (pred != data.test.y).float()
+    wrong = test_wrong(model, data)  # the test set, once, for this final model
     by_task = {int(t): float(wrong[data.tasks["test"] == t].mean()) for t in spec["tasks"]}
     return {"val_error": 1 - result["best"]["val_accuracy"], "val_loss": result["best"]["val_loss"],
             "train_error": 1 - train_eval["accuracy"], "test_error": float(wrong.mean()),
             "test_error_by_task": by_task, "best_epoch": result["best"]["epoch"],
             "linear_start_epochs": len(result.get("linear_start", {}).get("history", [])),
             "seconds": time.perf_counter() - t0, "run_dir": str(run_dir)}
+
+
+@torch.no_grad()
+def test_wrong(model, data):
+    """(N,) float: 1 where the model's answer to a test question is wrong."""
+    pred = torch.cat([model(data.test.x[i:i + 1024])[0].argmax(1) for i in range(0, len(data.test), 1024)])
+    return (pred != data.test.y).float()
 
 
 def _unit_versions():

@@ -157,7 +157,6 @@ def run(cfg, out_dir, profile):
             metrics[f"error_added_{v}"] = metrics[f"error_{v}"] - metrics["error_base"]
 
     # the base models: attention against the supporting sentences (validation), last weights (test)
-    looks = {}
     for t in cfg.tasks:
         data = babi.load(seed=0, tasks=(t,), size="1k", memory_size=cfg.memory_size)
         runs = [r for (vv, tt, _), r in zip(plan, results) if vv == "base" and tt == t]
@@ -171,7 +170,7 @@ def run(cfg, out_dir, profile):
         series[f"support_rank_by_hop_task{t}"] = [[k, r, statistics.mean(s["by_rank"][(k, r)] for s in per_seed)]
                                                   for k, r in sorted(per_seed[0]["by_rank"])]
         metrics[f"error_last_weights_task{t}"] = statistics.mean(
-            _test_error(_model(r, "last"), data) for r in runs)  # the test set, once for each last-weights model
+            float(units.test_wrong(_model(r, "last"), data).mean()) for r in runs)  # the test set, once for each last-weights model
     for key in ("support_top1", "support_top1_chance", "support_found", "error_last_weights"):
         metrics[key] = statistics.mean(metrics[f"{key}_task{t}"] for t in cfg.tasks)
     for k in range(1, cfg.hops + 1):
@@ -192,12 +191,6 @@ def _model(result, which):
     model = load_run(result["run_dir"], which=which)
     model.eval()
     return model
-
-
-@torch.no_grad()
-def _test_error(model, data):
-    pred = torch.cat([model(data.test.x[i:i + 1024])[0].argmax(1) for i in range(0, len(data.test), 1024)])
-    return float((pred != data.test.y).float().mean())
 
 
 @torch.no_grad()
