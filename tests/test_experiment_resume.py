@@ -99,6 +99,29 @@ def test_other_settings_are_refused_while_a_stopped_run_waits_and_fresh_discards
     assert "attempts" not in json.loads((out / "ntm_copy" / "result.json").read_text())
 
 
+def test_the_commit_recorded_is_the_one_each_attempt_started_on(tmp_path, monkeypatch, capsys):
+    import deepnet.experiments as experiments
+    from deepnet.core import runtime
+
+    commits = iter(["aaa111", "bbb222", "ccc333", "ddd444"])
+    monkeypatch.setattr(experiments, "git_commit", lambda: next(commits))
+    monkeypatch.setattr(runtime, "git_commit", lambda: "commit-at-the-end")  # what environment() would read
+    out = tmp_path / "runs"
+    base = ["--threads", "1", "reproduce", "ntm_copy", "--smoke", "--out", str(out)]
+    assert main(base) == 0  # a straight run: the commit it started on, not the one present when it ended
+    env = json.loads((out / "ntm_copy" / "result.json").read_text())["env"]
+    assert env["git_commit"] == "aaa111" and "git_commits_of_attempts" not in env
+
+    calls = count_checkpoints(monkeypatch)
+    calls["stop_at"] = 2
+    assert main([*base, "--fresh"]) == 130  # started on bbb222, stopped
+    calls.update(n=0, stop_at=None)
+    assert main(base) == 0  # taken up on ccc333
+    env = json.loads((out / "ntm_copy" / "result.json").read_text())["env"]
+    assert env["git_commit"] == "ccc333" and env["git_commits_of_attempts"] == ["bbb222", "ccc333"]
+    capsys.readouterr()
+
+
 def test_a_resumed_run_forgets_what_it_logged_after_its_checkpoint(tmp_path):
     with run_module.Run(tmp_path, {"system": "x"}) as r:
         r.log({"event": "train", "step": 1})

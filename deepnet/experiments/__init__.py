@@ -24,7 +24,7 @@ from deepnet import data as datasets
 from deepnet.data import store
 from deepnet.core.checkpoint import atomic_write
 from deepnet.core.run import Interrupted, continue_runs
-from deepnet.core.runtime import environment, make_folder
+from deepnet.core.runtime import environment, git_commit, make_folder
 from deepnet.errors import CheckpointError, ConfigError
 from deepnet.core.results import check_targets, validate_result
 
@@ -60,6 +60,8 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
     (core/run.py's continue_runs) and every finished one read back, so a long profile killed part-way
     loses minutes, not hours. Other settings are refused while it holds a checkpoint; `fresh` discards it. The
     wall time recorded is the sum over the attempts (a killed attempt counted to its last file written).
+    The git commit recorded is the checkout's when the (last) attempt started, not when it ended; a run
+    taken up under other code also lists each attempt's (env's git_commits_of_attempts).
     `keep_dir` (e.g. results/quick) also receives result.json and the PNG figures: the evidence.
     """
     absent = missing_data(exp)
@@ -91,7 +93,8 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir()
         earlier = []
-    attempts = [*earlier, {"started": time.time()}]
+    # the code that runs is the checkout's at the start: a long run may end after later commits
+    attempts = [*earlier, {"started": time.time(), "git_commit": git_commit()}]
 
     def record_attempts():
         atomic_write(scratch / "experiment.json", lambda f: f.write(json.dumps(
@@ -130,9 +133,12 @@ def run_experiment(exp, profile, out_root, seed=None, overrides=None, command=""
         **({"attempts": len(attempts)} if len(attempts) > 1 else {}),  # taken up after a stop: seconds sums them
         "artifacts": out.get("artifacts", []),
         "config": dataclasses.asdict(cfg),
-        "env": environment(out.get("device")),
+        "env": {**environment(out.get("device")), "git_commit": attempts[-1]["git_commit"]},
         "command": command,
     }
+    commits = list(dict.fromkeys(a.get("git_commit") for a in attempts))
+    if len(commits) > 1:  # taken up after a stop under other code: each attempt's, first to last
+        result["env"]["git_commits_of_attempts"] = commits
     validate_result(result)
     (scratch / "experiment.json").unlink()
     atomic_write(scratch / "result.json", lambda f: f.write(json.dumps(result, indent=2).encode()))
