@@ -50,9 +50,9 @@ the gap.
 
 The recipe was carried over from the quick profile's tuning, not tuned at this size.
 
-Tried since: dropout 0.4, the rest unchanged (`--full-cpu --dropout 0.4`, 2026-12-07, stopped after 11 of the 20
-epochs to give its core to the bAbI runs). It was behind at every evaluation: 1.500 against 1.478 after 7
-epochs, 1.457 against 1.438 after 11. The gap between training and validation loss was smaller (0.12 against
+Tried since: dropout 0.4, the rest unchanged (`--full-cpu --dropout 0.4`, 2026-12-07). It was behind at every
+evaluation, 1.500 against 1.478 after 7 epochs and 1.457 against 1.438 after 11, and was stopped there (its
+core went to the bAbI runs). The gap between training and validation loss was smaller (0.12 against
 0.16 after 11 epochs), but not by enough to catch up in the epochs left.
 
 Believed missing: more capacity with the regularisation that lets it pay, for example the 3x1024 `full`
